@@ -1,0 +1,193 @@
+import { ApiError, TERMINAL_STATES, type JobState } from '@offload/protocol';
+import { backoffDelayMs } from './backoff.js';
+import type { JobError, JobPatch, JobRecord, Progress, Usage } from './records.js';
+
+/**
+ * The job state machine (SPEC §1). Every transition is a pure function from a job and
+ * the time to the patch a store applies; a transition the table does not allow throws
+ * INVALID_STATE. Stores call these inside their transaction, so both backends share one
+ * set of rules.
+ */
+export const JOB_TRANSITIONS: Readonly<Record<JobState, readonly JobState[]>> = {
+  scheduled: ['queued', 'canceled', 'expired'],
+  queued: ['running', 'canceled', 'expired'],
+  running: ['succeeded', 'failed', 'canceled', 'scheduled', 'queued'],
+  succeeded: ['queued'],
+  failed: ['queued'],
+  canceled: ['queued'],
+  expired: ['queued'],
+};
+
+export function isTerminal(state: JobState): boolean {
+  return TERMINAL_STATES.includes(state);
+}
+
+export function canTransition(from: JobState, to: JobState): boolean {
+  return JOB_TRANSITIONS[from].includes(to);
+}
+
+function refuse(job: JobRecord, action: string): never {
+  throw new ApiError('INVALID_STATE', `job ${job.id} is ${job.state}; cannot ${action}`, {
+    details: { jobId: job.id, state: job.state },
+  });
+}
+
+function require(job: JobRecord, action: string, ...states: JobState[]): void {
+  if (!states.includes(job.state)) refuse(job, action);
+}
+
+const CLEARED_LEASE = { leaseId: null, gpus: [] } satisfies JobPatch;
+
+/** scheduled → queued, once `runAt` is reached (also the end of a retry backoff). */
+export function promoteJob(job: JobRecord, now: number): JobPatch {
+  require(job, 'promote', 'scheduled');
+  if (job.runAt !== null && job.runAt > now) refuse(job, `promote before its time (${new Date(job.runAt).toISOString()})`);
+  return { state: 'queued', runAt: null, queuedAt: now };
+}
+
+/** queued → running: a claim by an agent creates lease `leaseId`. */
+export function claimJob(
+  job: JobRecord,
+  claim: { leaseId: string; agentId: string; agentName: string; gpus: number[]; now: number },
+): JobPatch {
+  require(job, 'claim', 'queued');
+  return {
+    state: 'running',
+    leaseId: claim.leaseId,
+    agentId: claim.agentId,
+    agentName: claim.agentName,
+    gpus: claim.gpus,
+    startedAt: claim.now,
+    finishedAt: null,
+    exitCode: null,
+    signal: null,
+    error: null,
+    progress: null,
+    usage: null,
+  };
+}
+
+/** The outcome an agent reports for the current lease. */
+export interface AttemptOutcome {
+  outcome: 'succeeded' | 'failed' | 'handback';
+  exitCode?: number | undefined;
+  signal?: string | undefined;
+  result?: unknown;
+  error?: JobError | undefined;
+  usage?: Usage | undefined;
+}
+
+/** True when the lease named in a report is the job's current one. */
+export function isCurrentLease(job: JobRecord, leaseId: string): boolean {
+  return job.state === 'running' && job.leaseId === leaseId;
+}
+
+/**
+ * running → succeeded | failed | scheduled (retry after backoff) | queued (handback) | canceled.
+ * The caller has checked the lease (isCurrentLease). A failure after a cancel request is the
+ * cancel taking effect; a failure with attempts left is retried as attempt + 1.
+ */
+export function completeAttempt(job: JobRecord, report: AttemptOutcome, now: number): JobPatch {
+  require(job, 'complete an attempt', 'running');
+  const facts: JobPatch = {
+    ...CLEARED_LEASE,
+    exitCode: report.exitCode ?? null,
+    signal: report.signal ?? null,
+    usage: report.usage ?? null,
+  };
+  if (report.outcome === 'handback') {
+    if (job.cancelRequested) return { ...facts, ...canceled(now) };
+    // Drain hands a job back without burning its attempt.
+    return { ...CLEARED_LEASE, state: 'queued', queuedAt: now, startedAt: null, progress: null };
+  }
+  if (report.outcome === 'succeeded') {
+    return { ...facts, state: 'succeeded', result: report.result, error: null, finishedAt: now, progress: finishedProgress(job.progress) };
+  }
+  const error: JobError = report.error ?? { code: 'EXIT_NONZERO', message: 'the attempt failed' };
+  if (job.cancelRequested || error.code === 'CANCELED') return { ...facts, ...canceled(now) };
+  return { ...facts, ...failOrRetry(job, error, now) };
+}
+
+/** running → scheduled | failed: the agent holding the lease was lost (lease expired or agent revoked). */
+export function loseAttempt(job: JobRecord, now: number, message = 'the agent stopped heartbeating'): JobPatch {
+  require(job, 'reap a lost attempt', 'running');
+  if (job.cancelRequested) return { ...CLEARED_LEASE, ...canceled(now) };
+  return { ...CLEARED_LEASE, ...failOrRetry(job, { code: 'AGENT_LOST', message }, now) };
+}
+
+/** running → scheduled | failed: the server-side backstop when an attempt outlives its timeout. */
+export function timeoutAttempt(job: JobRecord, now: number): JobPatch {
+  require(job, 'time out', 'running');
+  return { ...CLEARED_LEASE, ...failOrRetry(job, { code: 'TIMEOUT', message: `ran longer than timeoutSec (${job.timeoutSec} s)` }, now) };
+}
+
+function failOrRetry(job: JobRecord, error: JobError, now: number): JobPatch {
+  if (job.attempt < job.maxAttempts) {
+    // startedAt is the current attempt's start; the next attempt has not started.
+    return { state: 'scheduled', attempt: job.attempt + 1, runAt: now + backoffDelayMs(job.backoff, job.attempt), error, startedAt: null, finishedAt: null };
+  }
+  return { state: 'failed', error, finishedAt: now };
+}
+
+function canceled(now: number): JobPatch {
+  return { state: 'canceled', error: { code: 'CANCELED', message: 'canceled' }, finishedAt: now, cancelRequested: true };
+}
+
+function finishedProgress(p: Progress | null): Progress | null {
+  return p === null ? null : { ...p, percent: 100 };
+}
+
+/**
+ * Cancel. scheduled/queued → canceled at once; running → cancelRequested (the agent kills the
+ * tree and reports, or the lease expires), `immediate: false`; terminal → INVALID_STATE.
+ */
+export function cancelJob(job: JobRecord, now: number): { patch: JobPatch; immediate: boolean } {
+  if (job.state === 'scheduled' || job.state === 'queued') return { patch: canceled(now), immediate: true };
+  if (job.state === 'running') return { patch: { cancelRequested: true }, immediate: false };
+  refuse(job, 'cancel a finished job');
+}
+
+/** scheduled/queued → expired when `expireAt` passed before it started. */
+export function expireJob(job: JobRecord, now: number): JobPatch {
+  require(job, 'expire', 'scheduled', 'queued');
+  if (job.expireAt === null || job.expireAt > now) refuse(job, 'expire before its expiry time');
+  return { state: 'expired', error: { code: 'EXPIRED', message: 'not started before its expireAfterSec' }, finishedAt: now, runAt: null };
+}
+
+/**
+ * terminal → queued as a new attempt. A manual retry grants this one attempt even past
+ * `maxAttempts`; automatic retries after it happen only while attempt < maxAttempts.
+ */
+export function retryJob(job: JobRecord, now: number): JobPatch {
+  if (!isTerminal(job.state)) refuse(job, 'retry a job that has not finished');
+  return {
+    state: 'queued',
+    // A job canceled or expired before its attempt started gets that attempt, not a new one.
+    attempt: job.startedAt === null ? job.attempt : job.attempt + 1,
+    queuedAt: now,
+    runAt: null,
+    cancelRequested: false,
+    ...CLEARED_LEASE,
+    agentId: null,
+    agentName: null,
+    exitCode: null,
+    signal: null,
+    result: undefined,
+    error: null,
+    progress: null,
+    usage: null,
+    startedAt: null,
+    finishedAt: null,
+  };
+}
+
+/** Progress from the current lease's agent; only while running. */
+export function progressJob(job: JobRecord, progress: Progress): JobPatch {
+  require(job, 'report progress', 'running');
+  return { progress: { ...job.progress, ...progress } };
+}
+
+/** Applies a patch: what stores do after a transition, and what tests check against. */
+export function applyPatch(job: JobRecord, patch: JobPatch): JobRecord {
+  return { ...job, ...patch };
+}
