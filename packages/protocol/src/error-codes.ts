@@ -32,6 +32,7 @@ export const API_ERRORS = {
     description: 'Another agent already uses that name. Choose another `--name`, or revoke the old agent first.',
   },
   PAYLOAD_TOO_LARGE: { status: 413, description: 'The request body is over the configured limit.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'The body is not `application/json`.' },
   RATE_LIMITED: { status: 429, description: 'Too many requests for this credential; retry after `Retry-After` seconds.' },
   NOT_READY: { status: 503, description: 'The server cannot serve this now (store unreachable or starting); retry with backoff.' },
   INTERNAL: { status: 500, description: 'A bug in offload. The message carries a request id to find in the server log.' },

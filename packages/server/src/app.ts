@@ -1,0 +1,127 @@
+import Fastify, { type FastifyBaseLogger } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { systemClock, type Clock } from '@offload/core';
+import type { Store } from '@offload/store';
+import type { ServerConfig } from './config.js';
+import { installAuth } from './plugins/auth-hook.js';
+import { installErrorHandler } from './plugins/error-handler.js';
+import { installValidators } from './plugins/validation.js';
+import { agentProtocolRoutes } from './routes/agent-protocol-routes.js';
+import { agentsRoutes } from './routes/agents-routes.js';
+import { eventsRoutes } from './routes/events-routes.js';
+import { jobsRoutes } from './routes/jobs-routes.js';
+import { keysRoutes } from './routes/keys-routes.js';
+import { logsRoutes } from './routes/logs-routes.js';
+import { queuesRoutes } from './routes/queues-routes.js';
+import type { App, Services } from './routes/route-context.js';
+import { systemRoutes } from './routes/system-routes.js';
+import { AuthService } from './services/auth-service.js';
+import { Dispatcher } from './services/dispatcher.js';
+import { EventHub } from './services/event-hub.js';
+import { JobService } from './services/job-service.js';
+import { Maintenance } from './services/maintenance.js';
+import { Stats } from './services/stats.js';
+
+export interface BuildAppOptions {
+  store: Store;
+  config: Readonly<ServerConfig>;
+  clock?: Clock;
+  /** A pino logger; none when absent (tests). */
+  logger?: FastifyBaseLogger;
+  /** Start the timers (due times, reaper, retention). Tests with a fake clock drive them by hand. */
+  startMaintenance?: boolean;
+}
+
+export const API_VERSION = '1.0.0';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    offload: Services;
+  }
+}
+
+/**
+ * Builds the Fastify app over a store: services, validation, auth, error mapping, every
+ * route, and /openapi.json + /docs generated from the same schemas that validate. It does
+ * not listen (server.ts does), so tests drive it with `app.inject()`. Closing the app
+ * stops the timers and releases parked long polls; the store is the caller's to close.
+ */
+export async function buildApp(options: BuildAppOptions): Promise<App> {
+  const { store, config } = options;
+  const clock = options.clock ?? systemClock;
+  const app = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    bodyLimit: config.bodyLimitBytes,
+    // Long polls and event streams stay open; the agent protocol relies on keep-alive.
+    keepAliveTimeout: 75_000,
+    requestTimeout: 0,
+    return503OnClosing: true,
+    disableRequestLogging: true,
+    genReqId: () => Math.random().toString(36).slice(2, 12),
+    ajv: { customOptions: { coerceTypes: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const hub = new EventHub();
+  const stats = new Stats(store, () => clock.now());
+  const dispatcher = new Dispatcher(store, clock, { tierGraceMs: config.tierGraceMs });
+  await dispatcher.init();
+  const timeoutGraceMs = config.leaseTimeoutMs + 60_000;
+  const jobs = new JobService(store, clock, hub, dispatcher, stats, { logCapBytes: config.logCapBytes, timeoutGraceMs });
+  const maintenance = new Maintenance(
+    store,
+    clock,
+    jobs,
+    dispatcher,
+    hub,
+    { leaseTimeoutMs: config.leaseTimeoutMs, retentionMs: config.retentionMs, timeoutGraceMs },
+    (err, what) => app.log.error({ err }, `${what} failed`),
+  );
+  const auth = new AuthService(store, clock);
+  const services: Services = { config, store, clock, auth, hub, dispatcher, jobs, maintenance, stats };
+  app.decorate('offload', services);
+
+  installValidators(app);
+  installErrorHandler(app);
+  installAuth(app, auth);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'offload API',
+        version: API_VERSION,
+        description: 'Send compute work to a fleet of machines. Every /api/v1 route needs `Authorization: Bearer <token>`; errors have the shape `{error: {code, message, details}}`.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
+  app.addHook('onRoute', (route) => {
+    if (route.url.startsWith('/docs')) route.config = { ...route.config, auth: { public: true } };
+  });
+
+  let ready = false;
+  app.get('/openapi.json', { config: { auth: { public: true } }, schema: { hide: true } }, async () => app.swagger());
+  systemRoutes(app, services, { ready: () => ready });
+  jobsRoutes(app, services);
+  logsRoutes(app, services);
+  eventsRoutes(app, services);
+  agentsRoutes(app, services);
+  agentProtocolRoutes(app, services);
+  queuesRoutes(app, services);
+  keysRoutes(app, services);
+
+  app.addHook('onReady', async () => {
+    if (options.startMaintenance !== false) maintenance.start();
+    ready = true;
+  });
+  app.addHook('preClose', async () => {
+    ready = false;
+    dispatcher.wakeAll('timeout');
+    await maintenance.stop();
+  });
+  return app;
+}

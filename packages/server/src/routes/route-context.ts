@@ -1,0 +1,49 @@
+import type { FastifyInstance, FastifyRequest, RawServerDefault, FastifyBaseLogger, RawRequestDefaultExpression, RawReplyDefaultExpression } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Clock, JobRecord } from '@offload/core';
+import type { Store } from '@offload/store';
+import type { ServerConfig } from '../config.js';
+import type { AuthService } from '../services/auth-service.js';
+import type { Dispatcher } from '../services/dispatcher.js';
+import type { EventHub } from '../services/event-hub.js';
+import type { JobService } from '../services/job-service.js';
+import type { Maintenance } from '../services/maintenance.js';
+import type { Stats } from '../services/stats.js';
+import { isTerminal } from '@offload/core';
+
+/** The services routes call; built once in app.ts. */
+export interface Services {
+  config: Readonly<ServerConfig>;
+  store: Store;
+  clock: Clock;
+  auth: AuthService;
+  hub: EventHub;
+  dispatcher: Dispatcher;
+  jobs: JobService;
+  maintenance: Maintenance;
+  stats: Stats;
+}
+
+export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
+
+/**
+ * Waits until the job is terminal or `ms` pass, without polling: a waiter on the hub,
+ * registered before the state is read again so a job that finishes in between is not
+ * missed. Gives up early when the client disconnects.
+ */
+export async function waitForJob(s: Services, request: FastifyRequest, job: JobRecord, ms: number): Promise<JobRecord> {
+  if (isTerminal(job.state) || ms <= 0) return job;
+  const waiter = s.hub.waitForTerminal(job.id, ms);
+  const onClose = () => waiter.cancel();
+  request.raw.once('close', onClose);
+  try {
+    const now = await s.store.jobGet({ id: job.id });
+    if (!now || isTerminal(now.state)) {
+      waiter.cancel();
+      return now ?? job;
+    }
+    return (await waiter.promise) ?? (await s.store.jobGet({ id: job.id })) ?? now;
+  } finally {
+    request.raw.off('close', onClose);
+  }
+}
