@@ -22,8 +22,10 @@ export function createJobRecord(
   }
   if (!hasTask && spec.input !== undefined) throw invalidField(at('input'), '`input` is for task jobs; pass data to a command through `env` or its arguments');
   if (spec.runAt !== undefined && spec.delaySec !== undefined) throw invalidField(at('delaySec'), 'give `runAt` or `delaySec`, not both');
-  if (spec.backoff?.maxDelaySec !== undefined && spec.backoff.delaySec !== undefined && spec.backoff.maxDelaySec < spec.backoff.delaySec) {
-    throw invalidField(at('backoff/maxDelaySec'), 'must be at least `delaySec`');
+  // Checked against the effective delay: `{maxDelaySec: 2}` alone is below the default 5 s.
+  const effectiveDelaySec = spec.backoff?.delaySec ?? DEFAULT_BACKOFF.delaySec;
+  if (spec.backoff?.maxDelaySec !== undefined && spec.backoff.maxDelaySec < effectiveDelaySec) {
+    throw invalidField(at('backoff/maxDelaySec'), `must be at least \`delaySec\` (${effectiveDelaySec} s)`);
   }
 
   const kind = hasTask ? 'task' : 'command';
@@ -106,5 +108,8 @@ function defaultName(spec: JobSubmit): string {
   if (spec.task !== undefined) return spec.task;
   const c = spec.command;
   const text = Array.isArray(c) ? c.join(' ') : (c ?? '');
-  return text.length > 80 ? `${text.slice(0, 79)}…` : text;
+  if (text.length <= 80) return text;
+  // Cut on code points, not UTF-16 units, so a surrogate pair is never split.
+  const points = Array.from(text);
+  return points.length > 80 ? `${points.slice(0, 79).join('')}…` : text;
 }

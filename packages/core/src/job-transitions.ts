@@ -118,6 +118,8 @@ export function loseAttempt(job: JobRecord, now: number, message = 'the agent st
 /** running → scheduled | failed: the server-side backstop when an attempt outlives its timeout. */
 export function timeoutAttempt(job: JobRecord, now: number): JobPatch {
   require(job, 'time out', 'running');
+  // As for a lost agent: a cancel already asked for wins over a retry.
+  if (job.cancelRequested) return { ...CLEARED_LEASE, ...canceled(now) };
   return { ...CLEARED_LEASE, ...failOrRetry(job, { code: 'TIMEOUT', message: `ran longer than timeoutSec (${job.timeoutSec} s)` }, now) };
 }
 
@@ -130,7 +132,8 @@ function failOrRetry(job: JobRecord, error: JobError, now: number): JobPatch {
 }
 
 function canceled(now: number): JobPatch {
-  return { state: 'canceled', error: { code: 'CANCELED', message: 'canceled' }, finishedAt: now, cancelRequested: true };
+  // runAt means "due to be queued" and only holds while scheduled.
+  return { state: 'canceled', error: { code: 'CANCELED', message: 'canceled' }, finishedAt: now, cancelRequested: true, runAt: null };
 }
 
 function finishedProgress(p: Progress | null): Progress | null {
@@ -157,6 +160,8 @@ export function expireJob(job: JobRecord, now: number): JobPatch {
 /**
  * terminal → queued as a new attempt. A manual retry grants this one attempt even past
  * `maxAttempts`; automatic retries after it happen only while attempt < maxAttempts.
+ * It also drops `expireAt`: the deadline was set at submit, and keeping one that has
+ * passed would expire the retried job again at the next sweep.
  */
 export function retryJob(job: JobRecord, now: number): JobPatch {
   if (!isTerminal(job.state)) refuse(job, 'retry a job that has not finished');
@@ -166,6 +171,7 @@ export function retryJob(job: JobRecord, now: number): JobPatch {
     attempt: job.startedAt === null ? job.attempt : job.attempt + 1,
     queuedAt: now,
     runAt: null,
+    expireAt: null,
     cancelRequested: false,
     ...CLEARED_LEASE,
     agentId: null,

@@ -101,6 +101,7 @@ export type JobPatch = Partial<
     | 'attempt'
     | 'runAt'
     | 'queuedAt'
+    | 'expireAt'
     | 'leaseId'
     | 'agentId'
     | 'agentName'
