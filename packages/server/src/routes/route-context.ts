@@ -22,6 +22,8 @@ export interface Services {
   jobs: JobService;
   maintenance: Maintenance;
   stats: Stats;
+  /** Every route registered (method, url pattern): the auth matrix test checks it has a row for each. */
+  routes: Array<{ method: string; url: string }>;
 }
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
