@@ -129,7 +129,7 @@ export const JobSchema = Type.Object(
     idempotencyKey: Type.Optional(Type.String()),
     tags: Type.Record(Type.String(), Type.String()),
     state: JobStateSchema,
-    attempt: Type.Integer({ description: '1-based; 0 before the first claim.' }),
+    attempt: Type.Integer({ description: '1-based: the attempt that runs, ran, or runs next.' }),
     runAt: Type.Optional(Type.String({ format: 'date-time', description: 'When a scheduled job becomes queued.' })),
     exitCode: Type.Optional(Type.Integer()),
     signal: Type.Optional(Type.String()),
