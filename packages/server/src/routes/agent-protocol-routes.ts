@@ -207,7 +207,8 @@ export function agentProtocolRoutes(app: App, s: Services): void {
       summary: 'Report the outcome of one attempt',
       description: '409 LEASE_STALE when the lease is no longer current: nothing changed, and the agent must drop the attempt.',
       params: IdParams,
-      body: Type.Omit(CompletionSchema, ['jobId']),
+      // Omit does not carry additionalProperties over: unknown fields (jobId among them) must still be refused.
+      body: Type.Omit(CompletionSchema, ['jobId'], { additionalProperties: false }),
       response: { 200: JobSchema, ...errors },
     },
     handler: async (request) => {
