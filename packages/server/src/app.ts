@@ -16,6 +16,7 @@ import { keysRoutes } from './routes/keys-routes.js';
 import { logsRoutes } from './routes/logs-routes.js';
 import { queuesRoutes } from './routes/queues-routes.js';
 import type { App, Services } from './routes/route-context.js';
+import { closeSseStreams } from './routes/sse.js';
 import { systemRoutes } from './routes/system-routes.js';
 import { AuthService } from './services/auth-service.js';
 import { Dispatcher } from './services/dispatcher.js';
@@ -123,6 +124,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   app.addHook('preClose', async () => {
     ready = false;
     dispatcher.wakeAll('timeout');
+    closeSseStreams(app.server);
     await maintenance.stop();
   });
   return app;

@@ -51,5 +51,10 @@ export function toApiError(err: FastifyError & { validationContext?: string }, r
 /** Errors that mean "the database cannot serve now", not "this request is wrong". */
 function isStoreUnavailable(err: { code?: string; message: string }): boolean {
   const code = err.code ?? '';
-  return /^SQLITE_(FULL|BUSY|LOCKED|IOERR|READONLY|CANTOPEN|CORRUPT|NOTADB)/.test(code) || /^(ECONNREFUSED|ECONNRESET|57P0|08)/.test(code);
+  return (
+    /^SQLITE_(FULL|BUSY|LOCKED|IOERR|READONLY|CANTOPEN|CORRUPT|NOTADB)/.test(code) ||
+    /^(ECONNREFUSED|ECONNRESET|57P0|08)/.test(code) ||
+    // better-sqlite3 after close() throws a plain TypeError with no code.
+    err.message === 'The database connection is not open'
+  );
 }

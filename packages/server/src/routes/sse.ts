@@ -8,6 +8,14 @@ export interface SseStream {
 
 const KEEPALIVE_MS = 15_000;
 
+/** Open streams by HTTP server: closing the app ends them, else `server.close()` waits on them forever. */
+const openStreams = new WeakMap<object, Set<SseStream>>();
+
+/** Ends every event stream open on this HTTP server (app close: before in-flight requests are awaited). */
+export function closeSseStreams(server: object): void {
+  for (const stream of [...(openStreams.get(server) ?? [])]) stream.close();
+}
+
 /**
  * Takes over the response for Server-Sent Events. A comment line every 15 s keeps proxies
  * from closing an idle stream; `onClose` runs once, whether the client or the server ends it.
@@ -24,15 +32,19 @@ export function openSse(request: FastifyRequest, reply: FastifyReply, onClose: (
   res.write(': offload event stream\n\n');
   let closed = false;
   const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
+  let streams = openStreams.get(request.server.server);
+  if (!streams) openStreams.set(request.server.server, (streams = new Set()));
+  const open = streams;
   const finish = () => {
     if (closed) return;
     closed = true;
     clearInterval(keepalive);
+    open.delete(stream);
     onClose();
   };
   request.raw.once('close', finish);
   res.once('close', finish);
-  return {
+  const stream: SseStream = {
     send(event, data) {
       if (closed) return;
       // Multi-line data must be split into several data: lines.
@@ -46,4 +58,6 @@ export function openSse(request: FastifyRequest, reply: FastifyReply, onClose: (
       return closed;
     },
   };
+  open.add(stream);
+  return stream;
 }
