@@ -88,6 +88,15 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   installErrorHandler(app);
   installAuth(app, auth);
 
+  // Before the swagger plugins, so that their /docs routes get an access rule too.
+  app.addHook('onRoute', (route) => {
+    if (route.url.startsWith('/docs')) route.config = { ...route.config, auth: { public: true } };
+    // The OpenAPI document says which routes need no bearer token.
+    const rule = route.config?.auth;
+    if (rule && 'public' in rule && route.schema) route.schema = { ...route.schema, security: [] };
+    for (const method of [route.method].flat()) if (method !== 'HEAD') services.routes.push({ method, url: route.url });
+  });
+
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -101,10 +110,6 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
-  app.addHook('onRoute', (route) => {
-    if (route.url.startsWith('/docs')) route.config = { ...route.config, auth: { public: true } };
-    for (const method of [route.method].flat()) if (method !== 'HEAD') services.routes.push({ method, url: route.url });
-  });
 
   let ready = false;
   app.get('/openapi.json', { config: { auth: { public: true } }, schema: { hide: true } }, async () => app.swagger());
