@@ -51,6 +51,8 @@ export interface Store {
    * Applies attempt outcomes reported by `agentId`, in one transaction. Each is applied only
    * if its lease is the job's current one and held by this agent; otherwise its result is
    * `stale` and nothing changes (fencing). Uses core's completeAttempt for the new state.
+   * Results are in input order; a stale one has `ok: false` and `job` as it is now (null
+   * for an unknown job id).
    */
   jobsComplete(p: {
     agentId: string;
@@ -108,7 +110,7 @@ export interface Store {
     now: number;
   }): Promise<{ stale: string[]; appended: LogChunk[] }>;
 
-  /** Chunks of a job after `afterSeq` (exclusive), in order, up to `limit`. */
+  /** Chunks of a job after `afterSeq` (exclusive), in order, up to `limit`. Throws JOB_NOT_FOUND for an unknown job. */
   logsRead(p: { jobId: string; afterSeq?: number; limit?: number }): Promise<{ chunks: LogChunk[]; truncated: boolean }>;
 
   // ---- agents -----------------------------------------------------------------------

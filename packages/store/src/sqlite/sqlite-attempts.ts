@@ -1,0 +1,55 @@
+import { completeAttempt, isCurrentLease, progressJob, type JobRecord } from '@offload/core';
+import type { Store } from '../store.js';
+import type { SqliteContext } from './sqlite-context.js';
+import type { StoredJob } from './sqlite-rows.js';
+
+/** The fencing rule: the report's lease is the job's current one and this agent holds it. */
+export function holdsLease(stored: StoredJob, agentId: string, leaseId: string): boolean {
+  return isCurrentLease(stored.job, leaseId) && stored.job.agentId === agentId;
+}
+
+export function createSqliteAttempts(
+  ctx: SqliteContext,
+): Pick<Store, 'jobsComplete' | 'jobsProgress'> {
+  return {
+    async jobsComplete({ agentId, reports, now }) {
+      if (reports.length === 0) return [];
+      // One transaction for the batch: commits, not rows, are SQLite's cost (~30 µs each).
+      return ctx.tx((w) =>
+        reports.map((report) => {
+          const stored = ctx.loadById(report.jobId);
+          if (stored === null || !holdsLease(stored, agentId, report.leaseId)) {
+            // Stale: nothing changes; the current job (if any) is returned for the caller's information.
+            return { jobId: report.jobId, ok: false, job: stored?.job ?? null };
+          }
+          return {
+            jobId: report.jobId,
+            ok: true,
+            job: w.transition(stored, completeAttempt(stored.job, report, now)),
+          };
+        }),
+      );
+    },
+
+    async jobsProgress({ agentId, reports }) {
+      if (reports.length === 0) return { stale: [], jobs: [] };
+      return ctx.tx((w) => {
+        const stale: string[] = [];
+        const jobs = new Map<string, JobRecord>();
+        for (const report of reports) {
+          const stored = ctx.loadById(report.jobId);
+          if (stored === null || !holdsLease(stored, agentId, report.leaseId)) {
+            if (!stale.includes(report.leaseId)) stale.push(report.leaseId);
+            continue;
+          }
+          const progress: { percent?: number; stage?: string; message?: string } = {};
+          if (report.percent !== undefined) progress.percent = report.percent;
+          if (report.stage !== undefined) progress.stage = report.stage;
+          if (report.message !== undefined) progress.message = report.message;
+          jobs.set(report.jobId, w.transition(stored, progressJob(stored.job, progress)));
+        }
+        return { stale, jobs: [...jobs.values()] };
+      });
+    },
+  };
+}

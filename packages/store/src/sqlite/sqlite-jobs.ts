@@ -1,0 +1,71 @@
+import { cancelJob, retryJob, type JobRecord } from '@offload/core';
+import type { Store } from '../store.js';
+import type { SqliteContext } from './sqlite-context.js';
+import { JOB_COLUMNS, type StoredJob } from './sqlite-rows.js';
+
+type JobMethods = Pick<
+  Store,
+  'jobsSubmit' | 'jobGet' | 'jobCancel' | 'jobRetry' | 'jobsPurgeFinished' | 'jobsRunningOnAgent'
+>;
+
+export const RUNNING_ON_AGENT_SQL = `SELECT ${JOB_COLUMNS} FROM jobs INDEXED BY jobs_running_agent WHERE agent_id = ? AND state = 'running' ORDER BY seq`;
+export const PURGE_SQL =
+  `SELECT ${JOB_COLUMNS} FROM jobs INDEXED BY jobs_finished WHERE state IN ('succeeded', 'failed', 'canceled', 'expired') ` +
+  'AND finished_at < ? ORDER BY finished_at LIMIT ?';
+
+export function createSqliteJobs(ctx: SqliteContext): JobMethods {
+  return {
+    async jobsSubmit({ jobs }) {
+      return ctx.tx((w) => {
+        const out: Array<{ job: JobRecord; created: boolean }> = [];
+        for (const job of jobs) {
+          if (job.idempotencyKey !== null) {
+            // Also finds a job inserted earlier in this same batch: we are inside its transaction.
+            const existing = ctx.loadAll(
+              `SELECT ${JOB_COLUMNS} FROM jobs WHERE idempotency_key = ?`,
+              job.idempotencyKey,
+            )[0];
+            if (existing !== undefined) {
+              out.push({ job: existing.job, created: false });
+              continue;
+            }
+          }
+          out.push({ job: w.insertJob(job).job, created: true });
+        }
+        return out;
+      });
+    },
+
+    async jobGet({ id }) {
+      return ctx.loadById(id)?.job ?? null;
+    },
+
+    async jobCancel({ id, now }) {
+      return ctx.tx((w) => {
+        const stored = ctx.mustLoad(id);
+        const { patch, immediate } = cancelJob(stored.job, now);
+        return { job: w.transition(stored, patch), immediate };
+      });
+    },
+
+    async jobRetry({ id, now }) {
+      return ctx.tx((w) => {
+        const stored = ctx.mustLoad(id);
+        return w.transition(stored, retryJob(stored.job, now));
+      });
+    },
+
+    async jobsPurgeFinished({ before, limit }) {
+      if (limit <= 0) return 0;
+      return ctx.tx((w) => {
+        const victims: StoredJob[] = ctx.loadAll(PURGE_SQL, before, limit);
+        for (const v of victims) w.deleteJob(v);
+        return victims.length;
+      });
+    },
+
+    async jobsRunningOnAgent({ agentId }) {
+      return ctx.loadAll(RUNNING_ON_AGENT_SQL, agentId).map((s) => s.job);
+    },
+  };
+}

@@ -1,0 +1,112 @@
+import type { LogChunk, Store } from '../store.js';
+import { holdsLease } from './sqlite-attempts.js';
+import type { SqliteContext } from './sqlite-context.js';
+import type { StoredJob } from './sqlite-rows.js';
+
+/** The last `maxBytes` bytes of `text` as UTF-8, cut at a character boundary. */
+export function utf8Tail(text: string, maxBytes: number): string {
+  const buf = Buffer.from(text, 'utf8');
+  if (buf.length <= maxBytes) return text;
+  let start = buf.length - maxBytes;
+  while (start < buf.length && ((buf[start] ?? 0) & 0xc0) === 0x80) start++; // skip continuation bytes
+  return buf.subarray(start).toString('utf8');
+}
+
+/**
+ * Logs are chunks per job (job_seq, seq) with the job's byte total, next seq and truncated
+ * flag on the jobs row, so the cap is enforced without summing chunks: when a job goes over
+ * `capBytes` its oldest chunks are deleted (the tail is kept).
+ */
+export function createSqliteLogs(ctx: SqliteContext): Pick<Store, 'logsAppend' | 'logsRead'> {
+  return {
+    async logsAppend({ agentId, chunks, capBytes, now }) {
+      if (chunks.length === 0) return { stale: [], appended: [] };
+      return ctx.tx(() => {
+        const stale: string[] = [];
+        const appended: LogChunk[] = [];
+        const touched = new Map<string, StoredJob>();
+        const insert = ctx.stmt(
+          'INSERT INTO job_logs (job_seq, seq, stream, data, bytes, at) VALUES (?, ?, ?, ?, ?, ?)',
+        );
+        for (const chunk of chunks) {
+          const stored = touched.get(chunk.jobId) ?? ctx.loadById(chunk.jobId);
+          if (stored === null || !holdsLease(stored, agentId, chunk.leaseId)) {
+            if (!stale.includes(chunk.leaseId)) stale.push(chunk.leaseId);
+            continue;
+          }
+          touched.set(chunk.jobId, stored);
+          if (chunk.data === '') continue;
+          let data = chunk.data;
+          if (capBytes <= 0) {
+            stored.log.truncated = true;
+            continue;
+          }
+          let bytes = Buffer.byteLength(data, 'utf8');
+          if (bytes > capBytes) {
+            // One chunk alone over the cap: keep its tail.
+            data = utf8Tail(data, capBytes);
+            bytes = Buffer.byteLength(data, 'utf8');
+            stored.log.truncated = true;
+          }
+          stored.log.seq += 1;
+          stored.log.bytes += bytes;
+          insert.run(stored.seq, stored.log.seq, chunk.stream, data, bytes, now);
+          appended.push({
+            jobId: chunk.jobId,
+            seq: stored.log.seq,
+            stream: chunk.stream,
+            data,
+            at: now,
+          });
+        }
+        for (const stored of touched.values()) {
+          if (stored.log.bytes > capBytes) trimOldest(ctx, stored, capBytes);
+          ctx
+            .stmt('UPDATE jobs SET log_seq = ?, log_bytes = ?, log_truncated = ? WHERE seq = ?')
+            .run(stored.log.seq, stored.log.bytes, stored.log.truncated ? 1 : 0, stored.seq);
+        }
+        return { stale, appended };
+      });
+    },
+
+    async logsRead({ jobId, afterSeq, limit }) {
+      const stored = ctx.mustLoad(jobId);
+      const rows = ctx
+        .stmt(
+          'SELECT seq, stream, data, at FROM job_logs WHERE job_seq = ? AND seq > ? ORDER BY seq LIMIT ?',
+        )
+        .all(stored.seq, afterSeq ?? 0, limit ?? -1) as Array<{
+        seq: number;
+        stream: LogChunk['stream'];
+        data: string;
+        at: number;
+      }>;
+      return {
+        chunks: rows.map((r) => ({ jobId, seq: r.seq, stream: r.stream, data: r.data, at: r.at })),
+        truncated: stored.log.truncated,
+      };
+    },
+  };
+}
+
+/** Deletes the job's oldest chunks until its total is within the cap. */
+function trimOldest(ctx: SqliteContext, stored: StoredJob, capBytes: number): void {
+  let excess = stored.log.bytes - capBytes;
+  let lastSeq = 0;
+  let freed = 0;
+  for (const r of ctx
+    .stmt('SELECT seq, bytes FROM job_logs WHERE job_seq = ? ORDER BY seq')
+    .iterate(stored.seq) as Iterable<{
+    seq: number;
+    bytes: number;
+  }>) {
+    if (excess <= 0) break;
+    lastSeq = r.seq;
+    freed += r.bytes;
+    excess -= r.bytes;
+  }
+  if (lastSeq === 0) return;
+  ctx.stmt('DELETE FROM job_logs WHERE job_seq = ? AND seq <= ?').run(stored.seq, lastSeq);
+  stored.log.bytes -= freed;
+  stored.log.truncated = true;
+}
