@@ -95,7 +95,7 @@ describe('list', () => {
   });
 
   it('filters by the agent that ran the job', async () => {
-    const a = await t.registerAgent({ name: 'box-a' });
+    const a = await t.registerAgent({ name: 'box-a', capabilities: ['task:x'] });
     const job = await t.submit({ task: 'x', requires: {} , targetAgent: 'box-a' });
     await t.submit({ task: 'y' });
     await a.sync({ max: 1 });
