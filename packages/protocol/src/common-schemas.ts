@@ -29,6 +29,24 @@ export function StringEnum<const T extends readonly string[]>(values: T, options
   return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
 }
 
+/**
+ * A string-to-string map whose keys are checked too. (TypeBox's Record turns the key schema
+ * into a patternProperties entry, which lets keys that miss the pattern through unchecked and
+ * drops length limits; propertyNames checks every key.)
+ */
+export function StringMap(
+  key: { pattern?: string; minLength?: number; maxLength?: number },
+  value: { maxLength: number },
+  options: { maxProperties: number; description?: string },
+) {
+  return Type.Unsafe<Record<string, string>>({
+    type: 'object',
+    propertyNames: { type: 'string', ...key },
+    additionalProperties: { type: 'string', ...value },
+    ...options,
+  });
+}
+
 /** Queue, pool, agent and task names: what is safe in URLs, logs and metric labels. */
 export const IDENT_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.:@-]*$';
 export const Ident = (description: string) =>

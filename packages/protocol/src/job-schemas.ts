@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { JOB_ERROR_CODES } from './error-codes.js';
-import { Capability, Id, Ident, IsoTime, LIMITS, PrioritySchema, StringEnum } from './common-schemas.js';
+import { Capability, Id, Ident, IsoTime, LIMITS, PrioritySchema, StringEnum, StringMap } from './common-schemas.js';
 
 export const JOB_STATES = ['scheduled', 'queued', 'running', 'succeeded', 'failed', 'canceled', 'expired'] as const;
 export type JobState = (typeof JOB_STATES)[number];
@@ -31,15 +31,15 @@ export const BackoffSchema = Type.Object(
 );
 export type BackoffSpec = Static<typeof BackoffSchema>;
 
-const EnvSchema = Type.Record(
-  Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }),
-  Type.String({ maxLength: LIMITS.envValueMaxLength }),
+const EnvSchema = StringMap(
+  { pattern: '^[A-Za-z_][A-Za-z0-9_]*$', maxLength: 1_024 },
+  { maxLength: LIMITS.envValueMaxLength },
   { maxProperties: LIMITS.envMaxEntries, description: 'Environment variables added to the process.' },
 );
-const TagsSchema = Type.Record(
-  Type.String({ minLength: 1, maxLength: LIMITS.identMaxLength }),
-  Type.String({ maxLength: LIMITS.tagValueMaxLength }),
-  { maxProperties: LIMITS.tagsMaxEntries },
+const TagsSchema = StringMap(
+  { minLength: 1, maxLength: LIMITS.identMaxLength },
+  { maxLength: LIMITS.tagValueMaxLength },
+  { maxProperties: LIMITS.tagsMaxEntries, description: 'Labels for search and grouping.' },
 );
 
 /** The body of `POST /jobs`: exactly one of `command` and `task`. */

@@ -161,17 +161,14 @@ describe('job fields', () => {
     expect((await t.request('GET', '/api/v1/jobs', { query: { q: probe.name } })).body.jobs).toEqual([]);
   });
 
-  // Known bugs in packages/protocol (outside this test's files): `Type.Record` with a key
-  // schema becomes `patternProperties` without `additionalProperties: false`, so keys that
-  // do not match are accepted and their values not validated; the tags key's length limits
-  // are lost. `it.fails` keeps the suite green until they are fixed; then flip to `it`.
-  it.fails('env names must match the variable-name pattern (protocol EnvSchema: known bug)', async () => {
+  // Map keys are checked with propertyNames (see StringMap in protocol).
+  it('env names must match the variable-name pattern', async () => {
     await invalid(job({ env: { 'BAD-NAME': 'x' } }), /^\/env/);
   });
-  it.fails('env values under a non-matching name are still validated (protocol EnvSchema: known bug)', async () => {
+  it('env values under a non-matching name are still validated', async () => {
     await invalid(job({ env: { 'A-B': { nested: true } } }), /^\/env/);
   });
-  it.fails('tag keys are 1 to 128 characters (protocol TagsSchema: known bug)', async () => {
+  it('tag keys are 1 to 128 characters', async () => {
     await invalid(job({ tags: { '': 'empty key' } }), /^\/tags/);
   });
 
@@ -243,6 +240,16 @@ describe('unknown ids and routes', () => {
 
   it('ids over the length limit are a validation error', async () => {
     await invalid({ method: 'GET', url: `/api/v1/jobs/${'j'.repeat(65)}` }, /id/);
+    // Over the router's own segment limit too: still the API's error shape.
+    await invalid({ method: 'GET', url: `/api/v1/jobs/${'j'.repeat(500)}` }, /url|id/);
+    await invalid({ method: 'POST', url: `/api/v1/queues/${'q'.repeat(500)}/pause` }, /url|name/);
+  });
+
+  it('malformed percent-encoding in the path is a 400 in the API error shape', async () => {
+    for (const url of ['/api/v1/jobs/%zz', '/api/v1/jobs/%E0%A4%A', '/api/v1/agents/%', '/api/v1/keys/%C0%AF']) {
+      await invalid({ method: url.includes('keys') ? 'DELETE' : 'GET', url }, /url|id/);
+    }
+    await invalid({ method: 'GET', url: '/api/v1/jobs?limit=%zz' }, /limit/);
   });
 
   it('an agent completing a job it does not hold is refused without a 5xx', async () => {
