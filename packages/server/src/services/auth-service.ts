@@ -138,3 +138,11 @@ export function authorizeJobAccess(
     }
   }
 }
+
+/** The access rule in words, for the API reference. */
+export function describeRule(rule: AuthRule): string {
+  if ('public' in rule) return 'no credential';
+  if ('agent' in rule) return 'agent credential';
+  if ('join' in rule) return 'join token or agent credential';
+  return `API key with scope \`${rule.scope}\`${rule.scope === 'submit' ? ' (submitting command jobs also needs `shell`)' : ''}, or the admin token`;
+}
