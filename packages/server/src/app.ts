@@ -1,8 +1,9 @@
-import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyReply } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { systemClock, type Clock } from '@offload/core';
+import { ApiError } from '@offload/protocol';
 import type { Store } from '@offload/store';
 import type { ServerConfig } from './config.js';
 import { installAuth } from './plugins/auth-hook.js';
@@ -18,7 +19,7 @@ import { queuesRoutes } from './routes/queues-routes.js';
 import type { App, Services } from './routes/route-context.js';
 import { closeSseStreams } from './routes/sse.js';
 import { systemRoutes } from './routes/system-routes.js';
-import { AuthService } from './services/auth-service.js';
+import { AuthService, describeRule } from './services/auth-service.js';
 import { Dispatcher } from './services/dispatcher.js';
 import { EventHub } from './services/event-hub.js';
 import { JobService } from './services/job-service.js';
@@ -63,6 +64,14 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => Math.random().toString(36).slice(2, 12),
     ajv: { customOptions: { coerceTypes: false } },
+    // URLs refused before routing (bad percent-encoding, an over-long path segment) get the API's error shape too.
+    frameworkErrors: (err, _request, reply) => {
+      const problem = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'has a path segment over the length limit' : 'is not valid percent-encoding';
+      void (reply as unknown as FastifyReply)
+        .status(400)
+        .type('application/json')
+        .send(new ApiError('VALIDATION_FAILED', `the URL ${problem}`, { details: [{ field: 'url', message: problem }] }).toBody());
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const hub = new EventHub();
@@ -107,6 +116,14 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
+    },
+    // Each operation says who may call it, from the same rule the auth hook enforces.
+    transform: ({ schema, url, route }) => {
+      const rule = route.config?.auth;
+      if (!schema || !rule) return { schema, url };
+      const access = `**Access:** ${describeRule(rule)}.`;
+      const description = typeof schema.description === 'string' ? `${access}\n\n${schema.description}` : access;
+      return { schema: { ...schema, description, ...('public' in rule && { security: [] }) }, url };
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });

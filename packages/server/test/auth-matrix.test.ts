@@ -9,7 +9,19 @@ import { createTestServer, type TestAgent, type TestServer } from './test-server
  * registered that has no row here.
  */
 
-const CREDS = ['none', 'unknown', 'revokedKey', 'expiredJoin', 'join', 'read', 'submit', 'submitShell', 'cancel', 'agent', 'admin'] as const;
+const CREDS = [
+  'none',
+  'unknown',
+  'revokedKey',
+  'expiredJoin',
+  'join',
+  'read',
+  'submit',
+  'submitShell',
+  'cancel',
+  'agent',
+  'admin',
+] as const;
 type Cred = (typeof CREDS)[number];
 
 interface Req {
@@ -177,9 +189,19 @@ const tokens = {} as Record<Cred, string | null>;
 
 beforeAll(async () => {
   t = await createTestServer();
-  agent = await t.registerAgent({ name: 'matrix-agent', capabilities: ['task:matrix'], maxJobs: 1_000 });
+  agent = await t.registerAgent({
+    name: 'matrix-agent',
+    capabilities: ['task:matrix'],
+    maxJobs: 1_000,
+  });
 
-  const revoked = await t.request('POST', '/api/v1/keys', { body: { kind: 'api-key', name: 'revoked', scopes: ['submit', 'read', 'cancel', 'admin', 'shell'] } });
+  const revoked = await t.request('POST', '/api/v1/keys', {
+    body: {
+      kind: 'api-key',
+      name: 'revoked',
+      scopes: ['submit', 'read', 'cancel', 'admin', 'shell'],
+    },
+  });
   expect((await t.request('DELETE', `/api/v1/keys/${revoked.body.id}`)).status).toBe(200);
   const expired = await t.joinToken({ ttlSec: 1 });
   t.clock.advance(2_000);
@@ -208,12 +230,20 @@ async function send(req: Req, token: string | null): Promise<number> {
   const payload = req.body === undefined ? {} : { payload: req.body as object };
   if (!req.stream) {
     const res = await t.app.inject({ method: req.method, url: req.url, headers, ...payload });
-    if (res.statusCode >= 500) throw new Error(`${req.method} ${req.url}: ${res.statusCode} ${res.body}`);
+    if (res.statusCode >= 500)
+      throw new Error(`${req.method} ${req.url}: ${res.statusCode} ${res.body}`);
     return res.statusCode;
   }
   // An SSE stream does not end: take the status from the head, then hang up.
   const abort = new AbortController();
-  const res = await t.app.inject({ method: req.method, url: req.url, headers, payloadAsStream: true, signal: abort.signal, ...payload });
+  const res = await t.app.inject({
+    method: req.method,
+    url: req.url,
+    headers,
+    payloadAsStream: true,
+    signal: abort.signal,
+    ...payload,
+  });
   const stream = res.stream();
   stream.on('error', () => undefined);
   abort.abort();
@@ -227,15 +257,24 @@ describe('auth matrix', () => {
       .filter((r) => r.method !== 'HEAD' && !r.url.startsWith('/docs'))
       .map((r) => `${r.method} ${r.url}`);
     const covered = new Set(ROWS.map((r) => r.route));
-    expect(routes.filter((r) => !covered.has(r)), 'routes with no row in the auth matrix').toEqual([]);
-    expect([...covered].filter((r) => !routes.includes(r)), 'rows for routes that do not exist').toEqual([]);
+    expect(
+      routes.filter((r) => !covered.has(r)),
+      'routes with no row in the auth matrix',
+    ).toEqual([]);
+    expect(
+      [...covered].filter((r) => !routes.includes(r)),
+      'rows for routes that do not exist',
+    ).toEqual([]);
 
     const expected: Record<string, Record<Cred, number>> = {};
     const actual: Record<string, Record<Cred, number>> = {};
     for (const row of ROWS) {
       const key = row.label ? `${row.route} (${row.label})` : row.route;
       expect(row.expect, key).toHaveLength(CREDS.length);
-      expected[key] = Object.fromEntries(CREDS.map((c, i) => [c, row.expect[i]!])) as Record<Cred, number>;
+      expected[key] = Object.fromEntries(CREDS.map((c, i) => [c, row.expect[i]!])) as Record<
+        Cred,
+        number
+      >;
       actual[key] = {} as Record<Cred, number>;
       for (const cred of CREDS) {
         const req = await row.make({ t, agent, cred });
@@ -252,46 +291,83 @@ describe('auth matrix', () => {
 describe('key limits', () => {
   it('a key limited to queues may submit, cancel and retry only in those queues', async () => {
     const key = await t.createKey(['submit', 'cancel'], { queues: ['a'] });
-    const inA = await t.request('POST', '/api/v1/jobs', { token: key, body: { ...idleTask, queue: 'a' } });
+    const inA = await t.request('POST', '/api/v1/jobs', {
+      token: key,
+      body: { ...idleTask, queue: 'a' },
+    });
     expect(inA.status).toBe(201);
-    const inB = await t.request('POST', '/api/v1/jobs', { token: key, body: { ...idleTask, queue: 'b' } });
+    const inB = await t.request('POST', '/api/v1/jobs', {
+      token: key,
+      body: { ...idleTask, queue: 'b' },
+    });
     expect(inB.status).toBe(403);
     expect(inB.body.error).toMatchObject({ code: 'FORBIDDEN' });
     expect(inB.body.error.message).toContain('"b"');
     const noQueue = await t.request('POST', '/api/v1/jobs', { token: key, body: idleTask });
     expect(noQueue.status, 'the default queue is not in ["a"]').toBe(403);
-    const batch = await t.request('POST', '/api/v1/jobs/batch', { token: key, body: { jobs: [{ ...idleTask, queue: 'a' }, { ...idleTask, queue: 'b' }] } });
+    const batch = await t.request('POST', '/api/v1/jobs/batch', {
+      token: key,
+      body: {
+        jobs: [
+          { ...idleTask, queue: 'a' },
+          { ...idleTask, queue: 'b' },
+        ],
+      },
+    });
     expect(batch.status).toBe(403);
 
     const other = await t.submit({ ...idleTask, queue: 'b' });
-    expect((await t.request('POST', `/api/v1/jobs/${other.id}/cancel`, { token: key })).status).toBe(403);
+    expect(
+      (await t.request('POST', `/api/v1/jobs/${other.id}/cancel`, { token: key })).status,
+    ).toBe(403);
     expect((await t.request('GET', `/api/v1/jobs/${other.id}`)).body.state).toBe('queued');
-    expect((await t.request('POST', `/api/v1/jobs/${inA.body.id}/cancel`, { token: key })).status).toBe(200);
-    expect((await t.request('POST', `/api/v1/jobs/${inA.body.id}/retry`, { token: key })).status).toBe(200);
+    expect(
+      (await t.request('POST', `/api/v1/jobs/${inA.body.id}/cancel`, { token: key })).status,
+    ).toBe(200);
+    expect(
+      (await t.request('POST', `/api/v1/jobs/${inA.body.id}/retry`, { token: key })).status,
+    ).toBe(200);
     await t.request('POST', `/api/v1/jobs/${other.id}/cancel`);
-    expect((await t.request('POST', `/api/v1/jobs/${other.id}/retry`, { token: key })).status).toBe(403);
+    expect((await t.request('POST', `/api/v1/jobs/${other.id}/retry`, { token: key })).status).toBe(
+      403,
+    );
   });
 
   it('a key limited to capabilities ["llm:*"] may require llm:7b but not gpu', async () => {
     const key = await t.createKey(['submit'], { capabilities: ['llm:*'] });
-    const ok = await t.request('POST', '/api/v1/jobs', { token: key, body: { task: 'infer', requires: { capabilities: ['llm:7b'] } } });
+    const ok = await t.request('POST', '/api/v1/jobs', {
+      token: key,
+      body: { task: 'infer', requires: { capabilities: ['llm:7b'] } },
+    });
     expect(ok.status).toBe(201);
     const none = await t.request('POST', '/api/v1/jobs', { token: key, body: { task: 'infer' } });
     expect(none.status).toBe(201);
-    const gpu = await t.request('POST', '/api/v1/jobs', { token: key, body: { task: 'infer', requires: { capabilities: ['gpu'] } } });
+    const gpu = await t.request('POST', '/api/v1/jobs', {
+      token: key,
+      body: { task: 'infer', requires: { capabilities: ['gpu'] } },
+    });
     expect(gpu.status).toBe(403);
     expect(gpu.body.error.code).toBe('FORBIDDEN');
     expect(gpu.body.error.message).toContain('"gpu"');
-    const mixed = await t.request('POST', '/api/v1/jobs', { token: key, body: { task: 'infer', requires: { capabilities: ['llm:7b', 'gpu'] } } });
+    const mixed = await t.request('POST', '/api/v1/jobs', {
+      token: key,
+      body: { task: 'infer', requires: { capabilities: ['llm:7b', 'gpu'] } },
+    });
     expect(mixed.status).toBe(403);
-    const prefixOnly = await t.request('POST', '/api/v1/jobs', { token: key, body: { task: 'infer', requires: { capabilities: ['llm'] } } });
+    const prefixOnly = await t.request('POST', '/api/v1/jobs', {
+      token: key,
+      body: { task: 'infer', requires: { capabilities: ['llm'] } },
+    });
     expect(prefixOnly.status, '"llm:*" matches "llm:..." only').toBe(403);
   });
 
   it('a revoked agent is refused with 401 on the agent protocol', async () => {
     const a = await t.registerAgent({ name: 'soon-revoked' });
     expect((await t.request('DELETE', `/api/v1/agents/${a.id}`)).status).toBe(200);
-    const res = await t.request('POST', '/api/v1/agent/heartbeat', { token: a.secret, body: { leases: [] } });
+    const res = await t.request('POST', '/api/v1/agent/heartbeat', {
+      token: a.secret,
+      body: { leases: [] },
+    });
     expect(res.status).toBe(401);
     expect(res.body.error.code).toBe('UNAUTHORIZED');
   });

@@ -39,12 +39,21 @@ async function raw(r: Raw) {
 /** Asserts the error shape and status, and returns the error. */
 async function refused(r: Raw, status: number, code: string) {
   const res = await raw(r);
-  expect(res.status, `${r.method ?? 'POST'} ${r.url.slice(0, 80)}: ${JSON.stringify(res.body).slice(0, 300)}`).toBe(status);
+  expect(
+    res.status,
+    `${r.method ?? 'POST'} ${r.url.slice(0, 80)}: ${JSON.stringify(res.body).slice(0, 300)}`,
+  ).toBe(status);
   expect(res.headers['content-type']).toMatch(/^application\/json/);
-  expect(res.body).toEqual({ error: expect.objectContaining({ code, message: expect.any(String) }) });
+  expect(res.body).toEqual({
+    error: expect.objectContaining({ code, message: expect.any(String) }),
+  });
   expect(Object.keys(res.body.error).sort()).toEqual(expect.arrayContaining(['code', 'message']));
   expect(res.body.error.message.length).toBeGreaterThan(5);
-  return res.body.error as { code: string; message: string; details?: Array<{ field: string; message: string }> };
+  return res.body.error as {
+    code: string;
+    message: string;
+    details?: Array<{ field: string; message: string }>;
+  };
 }
 
 /** A 400 VALIDATION_FAILED whose details name `field` (a JSON pointer, or `query/...`). */
@@ -53,12 +62,20 @@ async function invalid(r: Raw, field: string | RegExp) {
   expect(Array.isArray(err.details), JSON.stringify(err)).toBe(true);
   const fields = err.details!.map((d) => d.field);
   if (typeof field === 'string') expect(fields).toContain(field);
-  else expect(fields.some((f) => field.test(f)), `${fields.join(', ')} should match ${field}`).toBe(true);
-  for (const d of err.details!) expect(d).toEqual({ field: expect.any(String), message: expect.any(String) });
+  else
+    expect(
+      fields.some((f) => field.test(f)),
+      `${fields.join(', ')} should match ${field}`,
+    ).toBe(true);
+  for (const d of err.details!)
+    expect(d).toEqual({ field: expect.any(String), message: expect.any(String) });
   return err;
 }
 
-const job = (extra: Record<string, unknown>) => ({ url: '/api/v1/jobs', payload: { task: 'x', ...extra } });
+const job = (extra: Record<string, unknown>) => ({
+  url: '/api/v1/jobs',
+  payload: { task: 'x', ...extra },
+});
 
 afterEach(() => {
   const bad = seen.filter((s) => s.status >= 500);
@@ -68,14 +85,27 @@ afterEach(() => {
 
 describe('bodies that are not JSON objects', () => {
   it('invalid JSON', async () => {
-    for (const text of ['{', '{"task": "x",}', "{'task': 'x'}", '{"task": "x"} trailing', 'nul', '\u0000']) {
-      const err = await invalid({ url: '/api/v1/jobs', payload: text, headers: { 'content-type': 'application/json' } }, 'body');
+    for (const text of [
+      '{',
+      '{"task": "x",}',
+      "{'task': 'x'}",
+      '{"task": "x"} trailing',
+      'nul',
+      '\u0000',
+    ]) {
+      const err = await invalid(
+        { url: '/api/v1/jobs', payload: text, headers: { 'content-type': 'application/json' } },
+        'body',
+      );
       expect(err.message).toMatch(/JSON/);
     }
   });
 
   it('an empty body', async () => {
-    await invalid({ url: '/api/v1/jobs', payload: '', headers: { 'content-type': 'application/json' } }, 'body');
+    await invalid(
+      { url: '/api/v1/jobs', payload: '', headers: { 'content-type': 'application/json' } },
+      'body',
+    );
     // No body and no content type at all.
     await refused({ url: '/api/v1/jobs' }, 400, 'VALIDATION_FAILED');
     await refused({ url: '/api/v1/keys' }, 400, 'VALIDATION_FAILED');
@@ -83,16 +113,44 @@ describe('bodies that are not JSON objects', () => {
 
   it('JSON that is not an object', async () => {
     for (const text of ['null', '[]', '"task"', '42', 'true', '[{"task":"x"}]']) {
-      await refused({ url: '/api/v1/jobs', payload: text, headers: { 'content-type': 'application/json' } }, 400, 'VALIDATION_FAILED');
+      await refused(
+        { url: '/api/v1/jobs', payload: text, headers: { 'content-type': 'application/json' } },
+        400,
+        'VALIDATION_FAILED',
+      );
     }
   });
 
   it('a body that is not JSON: 415 for unknown media types, 4xx for text', async () => {
-    await refused({ url: '/api/v1/jobs', payload: '<job/>', headers: { 'content-type': 'application/xml' } }, 415, 'UNSUPPORTED_MEDIA_TYPE');
-    await refused({ url: '/api/v1/jobs', payload: 'task=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 415, 'UNSUPPORTED_MEDIA_TYPE');
-    await refused({ url: '/api/v1/jobs', payload: Buffer.from([0xff, 0x00, 0x13]), headers: { 'content-type': 'application/octet-stream' } }, 415, 'UNSUPPORTED_MEDIA_TYPE');
+    await refused(
+      { url: '/api/v1/jobs', payload: '<job/>', headers: { 'content-type': 'application/xml' } },
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+    );
+    await refused(
+      {
+        url: '/api/v1/jobs',
+        payload: 'task=x',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      },
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+    );
+    await refused(
+      {
+        url: '/api/v1/jobs',
+        payload: Buffer.from([0xff, 0x00, 0x13]),
+        headers: { 'content-type': 'application/octet-stream' },
+      },
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+    );
     // Valid JSON sent as text/plain is still not a JSON body.
-    const res = await raw({ url: '/api/v1/jobs', payload: '{"task":"x"}', headers: { 'content-type': 'text/plain' } });
+    const res = await raw({
+      url: '/api/v1/jobs',
+      payload: '{"task":"x"}',
+      headers: { 'content-type': 'text/plain' },
+    });
     expect([400, 415]).toContain(res.status);
     expect(res.body.error.code).toMatch(/^(VALIDATION_FAILED|UNSUPPORTED_MEDIA_TYPE)$/);
   });
@@ -153,12 +211,23 @@ describe('job fields', () => {
     expect(err.message).toContain('cpus');
     err = await invalid(job({ ...probe, backoff: { type: 'fixed', delay: 1 } }), '/backoff/delay');
     expect(err.message).toContain('delay');
-    err = await invalid({ url: '/api/v1/jobs/batch', payload: { jobs: [{ task: 'x', ...probe }], extra: true } }, '/extra');
+    err = await invalid(
+      { url: '/api/v1/jobs/batch', payload: { jobs: [{ task: 'x', ...probe }], extra: true } },
+      '/extra',
+    );
     expect(err.message).toContain('extra');
-    err = await invalid({ url: '/api/v1/keys', payload: { kind: 'api-key', name: 'k', scopes: ['read'], admin: true } }, '/admin');
+    err = await invalid(
+      {
+        url: '/api/v1/keys',
+        payload: { kind: 'api-key', name: 'k', scopes: ['read'], admin: true },
+      },
+      '/admin',
+    );
     expect(err.message).toContain('admin');
     // Nothing was stored by any of these.
-    expect((await t.request('GET', '/api/v1/jobs', { query: { q: probe.name } })).body.jobs).toEqual([]);
+    expect(
+      (await t.request('GET', '/api/v1/jobs', { query: { q: probe.name } })).body.jobs,
+    ).toEqual([]);
   });
 
   // Map keys are checked with propertyNames (see StringMap in protocol).
@@ -174,11 +243,21 @@ describe('job fields', () => {
 
   it('command and task: exactly one', async () => {
     await refused({ url: '/api/v1/jobs', payload: { name: 'nothing' } }, 400, 'VALIDATION_FAILED');
-    await refused({ url: '/api/v1/jobs', payload: { task: 'x', command: 'y' } }, 400, 'VALIDATION_FAILED');
+    await refused(
+      { url: '/api/v1/jobs', payload: { task: 'x', command: 'y' } },
+      400,
+      'VALIDATION_FAILED',
+    );
   });
 
   it('a batch names the job and field at fault, and stores none', async () => {
-    await invalid({ url: '/api/v1/jobs/batch', payload: { jobs: [{ task: 'ok' }, { task: 'x', priority: 'urgent' }] } }, '/jobs/1/priority');
+    await invalid(
+      {
+        url: '/api/v1/jobs/batch',
+        payload: { jobs: [{ task: 'ok' }, { task: 'x', priority: 'urgent' }] },
+      },
+      '/jobs/1/priority',
+    );
     await invalid({ url: '/api/v1/jobs/batch', payload: { jobs: [] } }, '/jobs');
     await invalid({ url: '/api/v1/jobs/batch', payload: { jobs: {} } }, '/jobs');
     await invalid({ url: '/api/v1/jobs/batch', payload: {} }, '/jobs');
@@ -187,26 +266,93 @@ describe('job fields', () => {
 
   it('other bodies: keys, agent registration, agent reports', async () => {
     await invalid({ url: '/api/v1/keys', payload: { kind: 'root', name: 'k' } }, '/kind');
-    await invalid({ url: '/api/v1/keys', payload: { kind: 'api-key', name: 'k', scopes: ['everything'] } }, /^\/scopes/);
+    await invalid(
+      { url: '/api/v1/keys', payload: { kind: 'api-key', name: 'k', scopes: ['everything'] } },
+      /^\/scopes/,
+    );
     await invalid({ url: '/api/v1/keys', payload: { kind: 'api-key', name: 'k' } }, '/scopes');
-    await invalid({ url: '/api/v1/keys', payload: { kind: 'join-token', name: 'k', ttlSec: 0 } }, '/ttlSec');
-    await invalid({ url: '/api/v1/keys', payload: { kind: 'join-token', name: 'k', ttlSec: '60' } }, '/ttlSec');
+    await invalid(
+      { url: '/api/v1/keys', payload: { kind: 'join-token', name: 'k', ttlSec: 0 } },
+      '/ttlSec',
+    );
+    await invalid(
+      { url: '/api/v1/keys', payload: { kind: 'join-token', name: 'k', ttlSec: '60' } },
+      '/ttlSec',
+    );
 
     const join = await t.joinToken();
-    const reg = { name: 'box', capabilities: [], resources: { cpu: 1, memoryMb: 1, gpus: [] }, maxJobs: 1 };
-    await invalid({ url: '/api/v1/agent/register', token: join, payload: { ...reg, maxJobs: 0 } }, '/maxJobs');
-    await invalid({ url: '/api/v1/agent/register', token: join, payload: { ...reg, resources: { cpu: '4', memoryMb: 1, gpus: [] } } }, '/resources/cpu');
-    await invalid({ url: '/api/v1/agent/register', token: join, payload: { ...reg, name: 'bad name' } }, '/name');
-    await invalid({ url: '/api/v1/agent/register', token: join, payload: { ...reg, secret: 'x' } }, '/secret');
+    const reg = {
+      name: 'box',
+      capabilities: [],
+      resources: { cpu: 1, memoryMb: 1, gpus: [] },
+      maxJobs: 1,
+    };
+    await invalid(
+      { url: '/api/v1/agent/register', token: join, payload: { ...reg, maxJobs: 0 } },
+      '/maxJobs',
+    );
+    await invalid(
+      {
+        url: '/api/v1/agent/register',
+        token: join,
+        payload: { ...reg, resources: { cpu: '4', memoryMb: 1, gpus: [] } },
+      },
+      '/resources/cpu',
+    );
+    await invalid(
+      { url: '/api/v1/agent/register', token: join, payload: { ...reg, name: 'bad name' } },
+      '/name',
+    );
+    await invalid(
+      { url: '/api/v1/agent/register', token: join, payload: { ...reg, secret: 'x' } },
+      '/secret',
+    );
 
     const agent = await t.registerAgent();
-    await invalid({ url: '/api/v1/agent/sync', token: agent.secret, payload: { max: -1, waitMs: 0 } }, '/max');
-    await invalid({ url: '/api/v1/agent/sync', token: agent.secret, payload: { max: 1, waitMs: 'soon' } }, '/waitMs');
-    await invalid({ url: '/api/v1/agent/sync', token: agent.secret, payload: { max: 1, waitMs: 0, completions: [{ jobId: 'j', leaseId: 'l', outcome: 'meh' }] } }, '/completions/0/outcome');
-    await invalid({ url: '/api/v1/agent/heartbeat', token: agent.secret, payload: { leases: 'all' } }, '/leases');
-    await invalid({ url: '/api/v1/agent/logs', token: agent.secret, payload: { logs: [{ jobId: 'j', leaseId: 'l', stream: 'stdin', data: '' }] } }, '/logs/0/stream');
-    await invalid({ url: '/api/v1/agent/jobs/job_x/complete', token: agent.secret, payload: { leaseId: 'l', outcome: 'succeeded', jobId: 'other' } }, '/jobId');
-    await invalid({ url: '/api/v1/agent/jobs/job_x/complete', token: agent.secret, payload: { leaseId: 'l', outcome: 'succeeded', bogus: 1 } }, '/bogus');
+    await invalid(
+      { url: '/api/v1/agent/sync', token: agent.secret, payload: { max: -1, waitMs: 0 } },
+      '/max',
+    );
+    await invalid(
+      { url: '/api/v1/agent/sync', token: agent.secret, payload: { max: 1, waitMs: 'soon' } },
+      '/waitMs',
+    );
+    await invalid(
+      {
+        url: '/api/v1/agent/sync',
+        token: agent.secret,
+        payload: { max: 1, waitMs: 0, completions: [{ jobId: 'j', leaseId: 'l', outcome: 'meh' }] },
+      },
+      '/completions/0/outcome',
+    );
+    await invalid(
+      { url: '/api/v1/agent/heartbeat', token: agent.secret, payload: { leases: 'all' } },
+      '/leases',
+    );
+    await invalid(
+      {
+        url: '/api/v1/agent/logs',
+        token: agent.secret,
+        payload: { logs: [{ jobId: 'j', leaseId: 'l', stream: 'stdin', data: '' }] },
+      },
+      '/logs/0/stream',
+    );
+    await invalid(
+      {
+        url: '/api/v1/agent/jobs/job_x/complete',
+        token: agent.secret,
+        payload: { leaseId: 'l', outcome: 'succeeded', jobId: 'other' },
+      },
+      '/jobId',
+    );
+    await invalid(
+      {
+        url: '/api/v1/agent/jobs/job_x/complete',
+        token: agent.secret,
+        payload: { leaseId: 'l', outcome: 'succeeded', bogus: 1 },
+      },
+      '/bogus',
+    );
   });
 });
 
@@ -234,7 +380,11 @@ describe('unknown ids and routes', () => {
     // The admin credential and an agent credential are not API keys: not revocable here.
     await refused({ method: 'DELETE', url: '/api/v1/keys/admin_test' }, 404, 'KEY_NOT_FOUND');
     // Ids with odd characters are still just unknown ids.
-    await refused({ method: 'GET', url: `/api/v1/jobs/${encodeURIComponent("job_'; DROP TABLE jobs;--")}` }, 404, 'JOB_NOT_FOUND');
+    await refused(
+      { method: 'GET', url: `/api/v1/jobs/${encodeURIComponent("job_'; DROP TABLE jobs;--")}` },
+      404,
+      'JOB_NOT_FOUND',
+    );
     await refused({ method: 'GET', url: '/api/v1/jobs/%E2%9C%93%00' }, 404, 'JOB_NOT_FOUND');
   });
 
@@ -246,7 +396,12 @@ describe('unknown ids and routes', () => {
   });
 
   it('malformed percent-encoding in the path is a 400 in the API error shape', async () => {
-    for (const url of ['/api/v1/jobs/%zz', '/api/v1/jobs/%E0%A4%A', '/api/v1/agents/%', '/api/v1/keys/%C0%AF']) {
+    for (const url of [
+      '/api/v1/jobs/%zz',
+      '/api/v1/jobs/%E0%A4%A',
+      '/api/v1/agents/%',
+      '/api/v1/keys/%C0%AF',
+    ]) {
       await invalid({ method: url.includes('keys') ? 'DELETE' : 'GET', url }, /url|id/);
     }
     await invalid({ method: 'GET', url: '/api/v1/jobs?limit=%zz' }, /limit/);
@@ -254,7 +409,11 @@ describe('unknown ids and routes', () => {
 
   it('an agent completing a job it does not hold is refused without a 5xx', async () => {
     const agent = await t.registerAgent();
-    const res = await raw({ url: '/api/v1/agent/jobs/job_nope/complete', token: agent.secret, payload: { leaseId: 'lease_nope', outcome: 'succeeded' } });
+    const res = await raw({
+      url: '/api/v1/agent/jobs/job_nope/complete',
+      token: agent.secret,
+      payload: { leaseId: 'lease_nope', outcome: 'succeeded' },
+    });
     expect([404, 409]).toContain(res.status);
     expect(res.body.error.code).toMatch(/^(JOB_NOT_FOUND|LEASE_STALE)$/);
   });
@@ -281,14 +440,30 @@ describe('unknown ids and routes', () => {
 describe('body size', () => {
   it('a single job over 1 MiB is 413 PAYLOAD_TOO_LARGE; a ~2 MiB batch is accepted', async () => {
     const big = 'x'.repeat(1_100_000);
-    await refused({ url: '/api/v1/jobs', payload: { task: 'big', input: { big } } }, 413, 'PAYLOAD_TOO_LARGE');
+    await refused(
+      { url: '/api/v1/jobs', payload: { task: 'big', input: { big } } },
+      413,
+      'PAYLOAD_TOO_LARGE',
+    );
     // Refused before reading the body, with no credential check skipped: still 401 without one.
-    await refused({ url: '/api/v1/jobs', payload: { task: 'big', input: { big } }, token: null }, 401, 'UNAUTHORIZED');
+    await refused(
+      { url: '/api/v1/jobs', payload: { task: 'big', input: { big } }, token: null },
+      401,
+      'UNAUTHORIZED',
+    );
 
-    const jobs = Array.from({ length: 20 }, (_, i) => ({ task: 'big', name: `big-${i}`, input: { chunk: 'y'.repeat(100_000) } }));
+    const jobs = Array.from({ length: 20 }, (_, i) => ({
+      task: 'big',
+      name: `big-${i}`,
+      input: { chunk: 'y'.repeat(100_000) },
+    }));
     const body = JSON.stringify({ jobs });
     expect(body.length).toBeGreaterThan(2_000_000);
-    const res = await raw({ url: '/api/v1/jobs/batch', payload: body, headers: { 'content-type': 'application/json' } });
+    const res = await raw({
+      url: '/api/v1/jobs/batch',
+      payload: body,
+      headers: { 'content-type': 'application/json' },
+    });
     expect(res.status).toBe(201);
     expect(res.body.jobs).toHaveLength(20);
   });
@@ -323,8 +498,23 @@ describe('query parameters', () => {
 
   it('a garbage cursor is 400, not 500', async () => {
     for (let i = 0; i < 3; i++) await t.submit({ task: 'page' });
-    for (const cursor of ['garbage', 'AAAA', '%00', '{"id":1}', 'eyJ4Ijp9', '-1', '0', 'MA', 'OTk5OTk5OTk5OTk5OTk5OTk5OTk5OQ', '\u00e9', ' ']) {
-      const err = await invalid({ method: 'GET', url: `/api/v1/jobs?cursor=${encodeURIComponent(cursor)}` }, /cursor/);
+    for (const cursor of [
+      'garbage',
+      'AAAA',
+      '%00',
+      '{"id":1}',
+      'eyJ4Ijp9',
+      '-1',
+      '0',
+      'MA',
+      'OTk5OTk5OTk5OTk5OTk5OTk5OTk5OQ',
+      '\u00e9',
+      ' ',
+    ]) {
+      const err = await invalid(
+        { method: 'GET', url: `/api/v1/jobs?cursor=${encodeURIComponent(cursor)}` },
+        /cursor/,
+      );
       expect(err.message).toContain('cursor');
     }
     // A real cursor, mutated: another page or a 400, never a 5xx.
@@ -332,8 +522,17 @@ describe('query parameters', () => {
     expect(first.status).toBe(200);
     const real: string = first.body.nextCursor;
     expect(typeof real).toBe('string');
-    for (const cursor of [real.slice(0, -1), `${real}x`, `x${real}`, real.split('').reverse().join(''), real.toUpperCase()]) {
-      const res = await raw({ method: 'GET', url: `/api/v1/jobs?cursor=${encodeURIComponent(cursor)}` });
+    for (const cursor of [
+      real.slice(0, -1),
+      `${real}x`,
+      `x${real}`,
+      real.split('').reverse().join(''),
+      real.toUpperCase(),
+    ]) {
+      const res = await raw({
+        method: 'GET',
+        url: `/api/v1/jobs?cursor=${encodeURIComponent(cursor)}`,
+      });
       expect([200, 400], `cursor ${cursor}`).toContain(res.status);
       if (res.status === 400) expect(res.body.error.code).toBe('VALIDATION_FAILED');
     }
@@ -341,9 +540,18 @@ describe('query parameters', () => {
 
   it('other query parameters', async () => {
     const done = await t.submit({ task: 'q' });
-    await invalid({ method: 'GET', url: `/api/v1/jobs/${done.id}/wait?timeoutSec=-1` }, /timeoutSec/);
-    await invalid({ method: 'GET', url: `/api/v1/jobs/${done.id}/wait?timeoutSec=forever` }, /timeoutSec/);
-    await invalid({ method: 'GET', url: `/api/v1/jobs/${done.id}/wait?timeoutSec=301` }, /timeoutSec/);
+    await invalid(
+      { method: 'GET', url: `/api/v1/jobs/${done.id}/wait?timeoutSec=-1` },
+      /timeoutSec/,
+    );
+    await invalid(
+      { method: 'GET', url: `/api/v1/jobs/${done.id}/wait?timeoutSec=forever` },
+      /timeoutSec/,
+    );
+    await invalid(
+      { method: 'GET', url: `/api/v1/jobs/${done.id}/wait?timeoutSec=301` },
+      /timeoutSec/,
+    );
     await invalid({ method: 'GET', url: `/api/v1/jobs/${done.id}/logs?follow=yes` }, /follow/);
     await invalid({ url: '/api/v1/jobs?wait=later', payload: { task: 'x' } }, /wait/);
     await invalid({ method: 'GET', url: '/api/v1/events?types=job.nope' }, /types/);
@@ -355,8 +563,20 @@ describe('query parameters', () => {
 
 describe('credentials that are malformed', () => {
   it('odd Authorization headers are 401, not 500', async () => {
-    for (const authorization of ['Bearer', 'Bearer ', 'Basic dXNlcjpwYXNz', 'bearer a b', 'Token x', `Bearer ${'a'.repeat(10_000)}`, 'Bearer \u00e9\u00e9']) {
-      const res = await t.app.inject({ method: 'GET', url: '/api/v1/jobs', headers: { authorization } });
+    for (const authorization of [
+      'Bearer',
+      'Bearer ',
+      'Basic dXNlcjpwYXNz',
+      'bearer a b',
+      'Token x',
+      `Bearer ${'a'.repeat(10_000)}`,
+      'Bearer \u00e9\u00e9',
+    ]) {
+      const res = await t.app.inject({
+        method: 'GET',
+        url: '/api/v1/jobs',
+        headers: { authorization },
+      });
       expect(res.statusCode, authorization.slice(0, 20)).toBe(401);
       expect(res.json().error.code).toBe('UNAUTHORIZED');
     }

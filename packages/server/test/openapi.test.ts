@@ -37,7 +37,9 @@ afterAll(async () => {
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 const toOpenApiPath = (url: string) => url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 const documentedRoutes = () =>
-  t.app.offload.routes.filter((r) => r.method !== 'HEAD' && !r.url.startsWith('/docs') && r.url !== '/openapi.json');
+  t.app.offload.routes.filter(
+    (r) => r.method !== 'HEAD' && !r.url.startsWith('/docs') && r.url !== '/openapi.json',
+  );
 const operations = (): Array<{ method: string; path: string; op: Json }> =>
   Object.entries(doc.paths as Record<string, Record<string, Json>>).flatMap(([path, item]) =>
     Object.entries(item)
@@ -54,7 +56,8 @@ function deref(node: Json, seen: string[] = []): Json {
     expect(ref.startsWith('#/'), `non-local $ref ${ref}`).toBe(true);
     expect(seen, `cyclic $ref ${ref}`).not.toContain(ref);
     let target: Json = doc;
-    for (const part of ref.slice(2).split('/')) target = target?.[part.replace(/~1/g, '/').replace(/~0/g, '~')];
+    for (const part of ref.slice(2).split('/'))
+      target = target?.[part.replace(/~1/g, '/').replace(/~0/g, '~')];
     expect(target, `dangling $ref ${ref}`).toBeDefined();
     return deref(target, [...seen, ref]);
   }
@@ -62,7 +65,9 @@ function deref(node: Json, seen: string[] = []): Json {
 }
 
 function bodySchema(method: string, url: string): Json {
-  return deref(doc.paths[toOpenApiPath(url)]?.[method]?.requestBody?.content?.['application/json']?.schema);
+  return deref(
+    doc.paths[toOpenApiPath(url)]?.[method]?.requestBody?.content?.['application/json']?.schema,
+  );
 }
 
 describe('/openapi.json', () => {
@@ -92,16 +97,25 @@ describe('/openapi.json', () => {
         if (p.in === 'path') expect(p.required, `${where} ${p.name}`).toBe(true);
       }
       const templated = [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]).sort();
-      expect(params.filter((p) => p.in === 'path').map((p) => p.name).sort(), where).toEqual(templated);
+      expect(
+        params
+          .filter((p) => p.in === 'path')
+          .map((p) => p.name)
+          .sort(),
+        where,
+      ).toEqual(templated);
       const keys = params.map((p) => `${p.in}:${p.name}`);
       expect(new Set(keys).size, `${where}: duplicate parameters`).toBe(keys.length);
       // Security requirements name declared schemes.
       for (const requirement of [...(op.security ?? []), ...(doc.security ?? [])]) {
-        for (const name of Object.keys(requirement)) expect(Object.keys(schemes), where).toContain(name);
+        for (const name of Object.keys(requirement))
+          expect(Object.keys(schemes), where).toContain(name);
       }
       if (op.operationId !== undefined) expect(typeof op.operationId).toBe('string');
     }
-    const ids = operations().map((o) => o.op.operationId).filter((x) => x !== undefined);
+    const ids = operations()
+      .map((o) => o.op.operationId)
+      .filter((x) => x !== undefined);
     expect(new Set(ids).size, 'operationIds are unique').toBe(ids.length);
     // Every $ref resolves.
     deref(doc.paths);
@@ -115,7 +129,9 @@ describe('/openapi.json', () => {
       const schemas: Json[] = [
         ...(op.parameters ?? []).map((p: Json) => p.schema),
         op.requestBody?.content?.['application/json']?.schema,
-        ...Object.values(op.responses ?? {}).flatMap((r: Json) => Object.values(r.content ?? {}).map((c: Json) => c.schema)),
+        ...Object.values(op.responses ?? {}).flatMap((r: Json) =>
+          Object.values(r.content ?? {}).map((c: Json) => c.schema),
+        ),
       ].filter(Boolean);
       for (const s of schemas) {
         ajv.compile(deref(s));
@@ -129,10 +145,18 @@ describe('/openapi.json', () => {
     const documented = new Set(operations().map((o) => `${o.method.toUpperCase()} ${o.path}`));
     const routes = documentedRoutes().map((r) => `${r.method} ${toOpenApiPath(r.url)}`);
     expect(routes.length).toBeGreaterThan(20);
-    expect(routes.filter((r) => !documented.has(r)), 'routes missing from /openapi.json').toEqual([]);
-    expect([...documented].filter((d) => !routes.includes(d)), 'documented operations that are not routes').toEqual([]);
+    expect(
+      routes.filter((r) => !documented.has(r)),
+      'routes missing from /openapi.json',
+    ).toEqual([]);
+    expect(
+      [...documented].filter((d) => !routes.includes(d)),
+      'documented operations that are not routes',
+    ).toEqual([]);
     // The static UI and the document itself are not API operations.
-    expect(Object.keys(doc.paths).filter((p) => p.startsWith('/docs') || p === '/openapi.json')).toEqual([]);
+    expect(
+      Object.keys(doc.paths).filter((p) => p.startsWith('/docs') || p === '/openapi.json'),
+    ).toEqual([]);
   });
 
   it('documents each route with a summary, a success response and the error shape', () => {
@@ -144,7 +168,8 @@ describe('/openapi.json', () => {
       const codes = Object.keys(op.responses);
       const success = codes.filter((c) => /^2/.test(c));
       expect(success.length, `${where} has a 2xx response`).toBeGreaterThan(0);
-      for (const c of success) expect(op.responses[c].content, `${where} ${c} has content`).toBeDefined();
+      for (const c of success)
+        expect(op.responses[c].content, `${where} ${c} has content`).toBeDefined();
 
       const isPublic = ['/healthz', '/readyz', '/metrics'].includes(r.url);
       if (isPublic) {
@@ -155,15 +180,23 @@ describe('/openapi.json', () => {
       for (const c of ['401', '403']) {
         expect(codes, `${where} documents ${c}`).toContain(c);
         const schema = deref(op.responses[c].content['application/json'].schema);
-        expect(schema.properties.error.properties.code, `${where} ${c} has the error shape`).toBeDefined();
+        expect(
+          schema.properties.error.properties.code,
+          `${where} ${c} has the error shape`,
+        ).toBeDefined();
         expect(schema.properties.error.properties.message).toBeDefined();
-        expect(schema.properties.error.required).toEqual(expect.arrayContaining(['code', 'message']));
+        expect(schema.properties.error.required).toEqual(
+          expect.arrayContaining(['code', 'message']),
+        );
       }
       if (/:id/.test(r.url)) expect(codes, `${where} documents 404`).toContain('404');
     }
     // The statuses the API really answers are documented.
     const expectCodes = (method: string, url: string, codes: string[]) =>
-      expect(Object.keys(doc.paths[toOpenApiPath(url)][method].responses), `${method} ${url}`).toEqual(expect.arrayContaining(codes));
+      expect(
+        Object.keys(doc.paths[toOpenApiPath(url)][method].responses),
+        `${method} ${url}`,
+      ).toEqual(expect.arrayContaining(codes));
     expectCodes('post', '/api/v1/jobs', ['200', '201', '202', '400', '413']);
     expectCodes('post', '/api/v1/jobs/batch', ['201', '400', '413']);
     expectCodes('get', '/api/v1/jobs/:id/wait', ['200', '202']);
@@ -185,23 +218,38 @@ describe('/openapi.json', () => {
       ['post', '/api/v1/agent/sync', SyncRequestSchema],
       ['post', '/api/v1/agent/heartbeat', HeartbeatRequestSchema],
       ['post', '/api/v1/agent/logs', LogReportSchema],
-      ['post', '/api/v1/agent/jobs/:id/complete', { ...CompletionSchema, properties: Object.fromEntries(Object.entries(CompletionSchema.properties).filter(([k]) => k !== 'jobId')) }],
+      [
+        'post',
+        '/api/v1/agent/jobs/:id/complete',
+        {
+          ...CompletionSchema,
+          properties: Object.fromEntries(
+            Object.entries(CompletionSchema.properties).filter(([k]) => k !== 'jobId'),
+          ),
+        },
+      ],
     ];
     for (const [method, url, source] of bodies) {
       const where = `${method.toUpperCase()} ${url}`;
-      expect(doc.paths[toOpenApiPath(url)][method].requestBody?.required, `${where} body is required`).toBe(true);
+      expect(
+        doc.paths[toOpenApiPath(url)][method].requestBody?.required,
+        `${where} body is required`,
+      ).toBe(true);
       const schema = bodySchema(method, url);
       expect(schema, where).toBeDefined();
       expect(schema.type, where).toBe('object');
       expect(propsOf(schema), where).toEqual(propsOf(source));
-      expect((schema.required ?? []).sort(), where).toEqual(((source as Json).required ?? []).filter((k: string) => k !== 'jobId').sort());
+      expect((schema.required ?? []).sort(), where).toEqual(
+        (source.required ?? []).filter((k: string) => k !== 'jobId').sort(),
+      );
       // Unknown fields are refused, and the document says so.
       expect(schema.additionalProperties, `${where} additionalProperties`).toBe(false);
     }
     // Routes without a body document none.
     const withBody = new Set(bodies.map(([m, u]) => `${m} ${toOpenApiPath(u)}`));
     for (const { method, path, op } of operations()) {
-      if (!withBody.has(`${method} ${path}`)) expect(op.requestBody, `${method.toUpperCase()} ${path} has no body`).toBeUndefined();
+      if (!withBody.has(`${method} ${path}`))
+        expect(op.requestBody, `${method.toUpperCase()} ${path} has no body`).toBeUndefined();
     }
 
     const queries: Array<[string, string, Json]> = [
@@ -212,12 +260,33 @@ describe('/openapi.json', () => {
     ];
     for (const [method, url, source] of queries) {
       const params: Json[] = doc.paths[toOpenApiPath(url)][method].parameters ?? [];
-      expect(params.filter((p) => p.in === 'query').map((p) => p.name).sort(), `${method} ${url} query`).toEqual(propsOf(source));
+      expect(
+        params
+          .filter((p) => p.in === 'query')
+          .map((p) => p.name)
+          .sort(),
+        `${method} ${url} query`,
+      ).toEqual(propsOf(source));
     }
     const events: Json[] = doc.paths['/api/v1/events'].get.parameters;
-    expect(events.filter((p) => p.in === 'query').map((p) => p.name).sort()).toEqual(['jobId', 'queue', 'types']);
-    const stateParam = (doc.paths['/api/v1/jobs'].get.parameters as Json[]).find((p) => p.name === 'state');
-    expect(stateParam.schema.enum).toEqual(['scheduled', 'queued', 'running', 'succeeded', 'failed', 'canceled', 'expired']);
+    expect(
+      events
+        .filter((p) => p.in === 'query')
+        .map((p) => p.name)
+        .sort(),
+    ).toEqual(['jobId', 'queue', 'types']);
+    const stateParam = (doc.paths['/api/v1/jobs'].get.parameters as Json[]).find(
+      (p) => p.name === 'state',
+    );
+    expect(stateParam.schema.enum).toEqual([
+      'scheduled',
+      'queued',
+      'running',
+      'succeeded',
+      'failed',
+      'canceled',
+      'expired',
+    ]);
   });
 
   it('its job schema accepts what the API accepts and refuses what it refuses', async () => {
@@ -225,7 +294,12 @@ describe('/openapi.json', () => {
     const validate = ajv.compile(bodySchema('post', '/api/v1/jobs'));
     const samples: unknown[] = [
       { command: ['echo', 'hi'] },
-      { task: 'x', input: { a: 1 }, priority: 'high', requires: { cpu: 0.5, capabilities: ['gpu'] } },
+      {
+        task: 'x',
+        input: { a: 1 },
+        priority: 'high',
+        requires: { cpu: 0.5, capabilities: ['gpu'] },
+      },
       { task: 'x', priority: 'urgent' },
       { task: 'x', requires: { cpu: '2' } },
       { task: 'x', bogus: true },
@@ -250,7 +324,10 @@ describe('/docs', () => {
     let res = await t.app.inject({ method: 'GET', url: '/docs' });
     for (let hops = 0; hops < 3 && res.statusCode >= 300 && res.statusCode < 400; hops++) {
       const location = String(res.headers.location);
-      res = await t.app.inject({ method: 'GET', url: new URL(location, 'http://x/docs/').pathname });
+      res = await t.app.inject({
+        method: 'GET',
+        url: new URL(location, 'http://x/docs/').pathname,
+      });
     }
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/html/);
@@ -263,7 +340,9 @@ describe('/docs', () => {
     expect(json.statusCode).toBe(200);
     expect(json.json().paths).toEqual(doc.paths);
     const html = (await t.app.inject({ method: 'GET', url: '/docs/' })).body;
-    const assets = [...html.matchAll(/(?:src|href)="\.?\/?([^"]+\.(?:js|css))"/g)].map((m) => m[1]!);
+    const assets = [...html.matchAll(/(?:src|href)="\.?\/?([^"]+\.(?:js|css))"/g)].map(
+      (m) => m[1]!,
+    );
     expect(assets.length).toBeGreaterThan(0);
     for (const asset of assets.slice(0, 3)) {
       const url = asset.startsWith('/') ? asset : `/docs/${asset.replace(/^docs\//, '')}`;

@@ -20,11 +20,17 @@ afterEach(async () => {
 });
 
 /** The value of one Prometheus sample, or undefined when absent. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+function sample(
+  text: string,
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
   for (const line of text.split('\n')) {
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (!m || m[1] !== name) continue;
-    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]));
+    const have = Object.fromEntries(
+      [...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]),
+    );
     if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3]);
   }
   return undefined;
@@ -43,10 +49,16 @@ async function openEvents(base: string, query: string, token: string | null) {
   const events: SseEvent[] = [];
   const waiters = new Set<() => void>();
   let ended = false;
-  const { req, res } = await new Promise<{ req: http.ClientRequest; res: http.IncomingMessage }>((resolve, reject) => {
-    const req = http.get(`${base}/api/v1/events${query}`, { headers: token ? { authorization: `Bearer ${token}` } : {}, agent: false }, (res) => resolve({ req, res }));
-    req.on('error', reject);
-  });
+  const { req, res } = await new Promise<{ req: http.ClientRequest; res: http.IncomingMessage }>(
+    (resolve, reject) => {
+      const req = http.get(
+        `${base}/api/v1/events${query}`,
+        { headers: token ? { authorization: `Bearer ${token}` } : {}, agent: false },
+        (res) => resolve({ req, res }),
+      );
+      req.on('error', reject);
+    },
+  );
   const wake = () => {
     for (const w of [...waiters]) w();
   };
@@ -65,7 +77,8 @@ async function openEvents(base: string, query: string, token: string | null) {
         if (line.startsWith('event:')) event = line.slice(6).trim();
         else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
       }
-      if (data.length > 0 && res.statusCode === 200) events.push({ event, data: JSON.parse(data.join('\n')) });
+      if (data.length > 0 && res.statusCode === 200)
+        events.push({ event, data: JSON.parse(data.join('\n')) });
     }
     wake();
   });
@@ -102,12 +115,19 @@ async function openEvents(base: string, query: string, token: string | null) {
             waiters.delete(check);
             clearTimeout(timer);
             if (hit) resolve(hit);
-            else reject(new Error(`stream ended; got ${events.map((e) => e.event).join(', ') || 'none'}`));
+            else
+              reject(
+                new Error(`stream ended; got ${events.map((e) => e.event).join(', ') || 'none'}`),
+              );
           }
         };
         const timer = setTimeout(() => {
           waiters.delete(check);
-          reject(new Error(`no matching event in ${ms} ms; got ${events.map((e) => e.event).join(', ') || 'none'}`));
+          reject(
+            new Error(
+              `no matching event in ${ms} ms; got ${events.map((e) => e.event).join(', ') || 'none'}`,
+            ),
+          );
         }, ms);
         waiters.add(check);
         check();
@@ -175,7 +195,17 @@ describe('/metrics', () => {
     await t.submit({ task: 'other', queue: 'alpha' });
     await t.submit({ task: 'later', queue: 'alpha', delaySec: 60 });
     const [claimed] = (await agent.sync({ max: 1 })).jobs;
-    await agent.sync({ max: 0, completions: [{ jobId: claimed!.id, leaseId: claimed!.leaseId, outcome: 'succeeded', usage: { wallSec: 1.5 } }] });
+    await agent.sync({
+      max: 0,
+      completions: [
+        {
+          jobId: claimed!.id,
+          leaseId: claimed!.leaseId,
+          outcome: 'succeeded',
+          usage: { wallSec: 1.5 },
+        },
+      ],
+    });
     const drained = await t.registerAgent({ name: 'm-3' });
     await t.request('POST', `/api/v1/agents/${drained.id}/drain`);
 
@@ -196,8 +226,12 @@ describe('/metrics', () => {
     expect(sample(text, 'offload_agents', { state: 'online' })).toBe(2);
     expect(sample(text, 'offload_agents', { state: 'draining' })).toBe(1);
     expect(sample(text, 'offload_jobs_started_total', { queue: 'default' })).toBe(1);
-    expect(sample(text, 'offload_jobs_finished_total', { queue: 'default', state: 'succeeded' })).toBe(1);
-    expect(sample(text, 'offload_job_run_seconds_count', { queue: 'default', state: 'succeeded' })).toBe(1);
+    expect(
+      sample(text, 'offload_jobs_finished_total', { queue: 'default', state: 'succeeded' }),
+    ).toBe(1);
+    expect(
+      sample(text, 'offload_job_run_seconds_count', { queue: 'default', state: 'succeeded' }),
+    ).toBe(1);
     expect(sample(text, 'offload_job_queue_wait_seconds_count', { queue: 'default' })).toBe(1);
     // Every sample line parses.
     for (const line of text.split('\n')) {
@@ -209,12 +243,21 @@ describe('/metrics', () => {
   it('needs the metrics token when one is configured: 401 without it', async () => {
     const s = await createTestServer({ metricsToken: 'metrics-secret-0123456789' });
     try {
-      for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: `Bearer ${s.adminToken}` }, { authorization: 'metrics-secret-0123456789' }]) {
+      for (const headers of [
+        {},
+        { authorization: 'Bearer wrong' },
+        { authorization: `Bearer ${s.adminToken}` },
+        { authorization: 'metrics-secret-0123456789' },
+      ]) {
         const res = await s.app.inject({ method: 'GET', url: '/metrics', headers });
         expect(res.statusCode, JSON.stringify(headers)).toBe(401);
         expect(res.json().error.code).toBe('UNAUTHORIZED');
       }
-      const ok = await s.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: 'Bearer metrics-secret-0123456789' } });
+      const ok = await s.app.inject({
+        method: 'GET',
+        url: '/metrics',
+        headers: { authorization: 'Bearer metrics-secret-0123456789' },
+      });
       expect(ok.statusCode).toBe(200);
       expect(ok.body).toContain('offload_jobs_submitted_total');
       // Health checks stay open.
@@ -231,9 +274,23 @@ describe('/api/v1/stats and /api/v1/queues', () => {
     const empty = await t.request('GET', '/api/v1/stats');
     expect(empty.status).toBe(200);
     expect(empty.body).toEqual({
-      counts: { scheduled: 0, queued: 0, running: 0, succeeded: 0, failed: 0, canceled: 0, expired: 0 },
+      counts: {
+        scheduled: 0,
+        queued: 0,
+        running: 0,
+        succeeded: 0,
+        failed: 0,
+        canceled: 0,
+        expired: 0,
+      },
       agents: { online: 0, draining: 0, offline: 0 },
-      throughput: { windowSec: 300, submittedPerSec: 0, startedPerSec: 0, finishedPerSec: 0, perMinute: expect.any(Array) },
+      throughput: {
+        windowSec: 300,
+        submittedPerSec: 0,
+        startedPerSec: 0,
+        finishedPerSec: 0,
+        perMinute: expect.any(Array),
+      },
       queueWaitMs: { p50: 0, p95: 0, samples: 0 },
     });
     expect(empty.body.throughput.perMinute).toHaveLength(60);
@@ -248,25 +305,76 @@ describe('/api/v1/stats and /api/v1/queues', () => {
     t.clock.advance(250);
     const claimed = (await agent.sync({ max: 2 })).jobs;
     expect(claimed).toHaveLength(2);
-    await agent.sync({ max: 0, completions: [{ jobId: a.id, leaseId: claimed.find((j) => j.id === a.id)!.leaseId, outcome: 'succeeded' }] });
+    await agent.sync({
+      max: 0,
+      completions: [
+        { jobId: a.id, leaseId: claimed.find((j) => j.id === a.id)!.leaseId, outcome: 'succeeded' },
+      ],
+    });
 
     const res = await t.request('GET', '/api/v1/stats');
     expect(res.status).toBe(200);
-    expect(res.body.counts).toEqual({ scheduled: 1, queued: 1, running: 1, succeeded: 1, failed: 0, canceled: 1, expired: 0 });
+    expect(res.body.counts).toEqual({
+      scheduled: 1,
+      queued: 1,
+      running: 1,
+      succeeded: 1,
+      failed: 0,
+      canceled: 1,
+      expired: 0,
+    });
     expect(res.body.agents).toEqual({ online: 1, draining: 0, offline: 0 });
-    const perMinute = res.body.throughput.perMinute as Array<{ at: string; submitted: number; started: number; succeeded: number; failed: number }>;
+    const perMinute = res.body.throughput.perMinute as Array<{
+      at: string;
+      submitted: number;
+      started: number;
+      succeeded: number;
+      failed: number;
+    }>;
     expect(perMinute).toHaveLength(60);
-    const sum = (k: 'submitted' | 'started' | 'succeeded' | 'failed') => perMinute.reduce((n, b) => n + b[k], 0);
-    expect({ submitted: sum('submitted'), started: sum('started'), succeeded: sum('succeeded'), failed: sum('failed') }).toEqual({ submitted: 5, started: 2, succeeded: 1, failed: 0 });
+    const sum = (k: 'submitted' | 'started' | 'succeeded' | 'failed') =>
+      perMinute.reduce((n, b) => n + b[k], 0);
+    expect({
+      submitted: sum('submitted'),
+      started: sum('started'),
+      succeeded: sum('succeeded'),
+      failed: sum('failed'),
+    }).toEqual({ submitted: 5, started: 2, succeeded: 1, failed: 0 });
     expect(new Date(perMinute[59]!.at).getTime()).toBeLessThanOrEqual(t.clock.now());
     expect(res.body.throughput.submittedPerSec).toBeCloseTo(5 / 300);
     expect(res.body.queueWaitMs).toEqual({ p50: 250, p95: 250, samples: 2 });
 
     const queues = await t.request('GET', '/api/v1/queues');
     expect(queues.status).toBe(200);
-    const byName = Object.fromEntries((queues.body.queues as Array<{ name: string }>).map((q) => [q.name, q]));
-    expect(byName.default).toEqual({ name: 'default', paused: false, counts: { scheduled: 0, queued: 0, running: 1, succeeded: 1, failed: 0, canceled: 0, expired: 0 } });
-    expect(byName.alpha).toEqual({ name: 'alpha', paused: false, counts: { scheduled: 1, queued: 1, running: 0, succeeded: 0, failed: 0, canceled: 1, expired: 0 } });
+    const byName = Object.fromEntries(
+      (queues.body.queues as Array<{ name: string }>).map((q) => [q.name, q]),
+    );
+    expect(byName.default).toEqual({
+      name: 'default',
+      paused: false,
+      counts: {
+        scheduled: 0,
+        queued: 0,
+        running: 1,
+        succeeded: 1,
+        failed: 0,
+        canceled: 0,
+        expired: 0,
+      },
+    });
+    expect(byName.alpha).toEqual({
+      name: 'alpha',
+      paused: false,
+      counts: {
+        scheduled: 1,
+        queued: 1,
+        running: 0,
+        succeeded: 0,
+        failed: 0,
+        canceled: 1,
+        expired: 0,
+      },
+    });
 
     const paused = await t.request('POST', '/api/v1/queues/alpha/pause');
     expect(paused.body).toMatchObject({ name: 'alpha', paused: true, counts: { queued: 1 } });
@@ -275,9 +383,15 @@ describe('/api/v1/stats and /api/v1/queues', () => {
     expect(fresh.body).toMatchObject({ name: 'brand-new', paused: true });
     const after = await t.request('GET', '/api/v1/queues');
     expect(after.body.queues.find((q: { name: string }) => q.name === 'alpha').paused).toBe(true);
-    expect(after.body.queues.find((q: { name: string }) => q.name === 'brand-new')).toMatchObject({ paused: true });
+    expect(after.body.queues.find((q: { name: string }) => q.name === 'brand-new')).toMatchObject({
+      paused: true,
+    });
     await t.request('POST', '/api/v1/queues/alpha/resume');
-    expect((await t.request('GET', '/api/v1/queues')).body.queues.find((q: { name: string }) => q.name === 'alpha').paused).toBe(false);
+    expect(
+      (await t.request('GET', '/api/v1/queues')).body.queues.find(
+        (q: { name: string }) => q.name === 'alpha',
+      ).paused,
+    ).toBe(false);
   });
 });
 
@@ -316,7 +430,11 @@ describe('/api/v1/events over real HTTP', () => {
       expect(online.data.secret).toBeUndefined();
       await agents.next((e) => e.event === 'agent.draining');
       expect(agents.events.map((e) => e.event)).toEqual(['agent.online', 'agent.draining']);
-      expect(all.events.map((e) => e.event)).toEqual(['job.created', 'agent.online', 'agent.draining']);
+      expect(all.events.map((e) => e.event)).toEqual([
+        'job.created',
+        'agent.online',
+        'agent.draining',
+      ]);
     } finally {
       all.close();
       agents.close();
@@ -368,7 +486,11 @@ describe('/api/v1/events over real HTTP', () => {
     const stream = await openEvents(base, '', t.adminToken);
     const job = await t.submit({ task: 'x' });
     const follow = await new Promise<http.IncomingMessage>((resolve) =>
-      http.get(`${base}/api/v1/jobs/${job.id}/logs?follow=1`, { headers: { authorization: `Bearer ${t.adminToken}` }, agent: false }, resolve),
+      http.get(
+        `${base}/api/v1/jobs/${job.id}/logs?follow=1`,
+        { headers: { authorization: `Bearer ${t.adminToken}` }, agent: false },
+        resolve,
+      ),
     );
     expect(follow.statusCode).toBe(200);
     follow.resume();
@@ -395,17 +517,41 @@ describe('secrets', () => {
     });
     const store = await openSqliteStore({ path: path.join(dir, 'offload.db') });
     const clock = createManualClock(Date.now());
-    const app = await buildApp({ store, config: resolveServerConfig({ dataDir: dir, leaseTimeoutMs: 5_000, tierGraceMs: 0 }, {}), clock, startMaintenance: false, logger: pino({ level: 'trace' }, sink) });
+    const app = await buildApp({
+      store,
+      config: resolveServerConfig({ dataDir: dir, leaseTimeoutMs: 5_000, tierGraceMs: 0 }, {}),
+      clock,
+      startMaintenance: false,
+      logger: pino({ level: 'trace' }, sink),
+    });
     const admin = newSecret('admin');
     await store.credentialCreate({
-      credential: { id: 'admin_s', kind: 'admin', name: 'admin', hash: hashSecret(admin), scopes: [], queues: null, capabilities: null, agentId: null, singleUse: false, usedAt: null, expiresAt: null, revokedAt: null, lastUsedAt: null, createdAt: clock.now() },
+      credential: {
+        id: 'admin_s',
+        kind: 'admin',
+        name: 'admin',
+        hash: hashSecret(admin),
+        scopes: [],
+        queues: null,
+        capabilities: null,
+        agentId: null,
+        singleUse: false,
+        usedAt: null,
+        expiresAt: null,
+        revokedAt: null,
+        lastUsedAt: null,
+        createdAt: clock.now(),
+      },
     });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
     const call = async (method: string, url: string, token: string | null, body?: unknown) => {
       const res = await fetch(`${base}${url}`, {
         method,
-        headers: { ...(token && { authorization: `Bearer ${token}` }), ...(body !== undefined && { 'content-type': 'application/json' }) },
+        headers: {
+          ...(token && { authorization: `Bearer ${token}` }),
+          ...(body !== undefined && { 'content-type': 'application/json' }),
+        },
         ...(body !== undefined && { body: JSON.stringify(body) }),
       });
       return { status: res.status, text: await res.text() };
@@ -421,15 +567,34 @@ describe('secrets', () => {
         return token;
       };
       const readKey = await created({ kind: 'api-key', name: 'reader', scopes: ['read'] });
-      const submitKey = await created({ kind: 'api-key', name: 'submitter', scopes: ['submit', 'shell'] });
+      const submitKey = await created({
+        kind: 'api-key',
+        name: 'submitter',
+        scopes: ['submit', 'shell'],
+      });
       const revoked = await created({ kind: 'api-key', name: 'revoked', scopes: ['read'] });
       const join = await created({ kind: 'join-token', name: 'join' });
-      const single = await created({ kind: 'join-token', name: 'once', singleUse: true, ttlSec: 60 });
-      const keyId = JSON.parse((await call('GET', '/api/v1/keys', admin)).text).keys.find((k: { name: string }) => k.name === 'revoked').id;
+      const single = await created({
+        kind: 'join-token',
+        name: 'once',
+        singleUse: true,
+        ttlSec: 60,
+      });
+      const keyId = JSON.parse((await call('GET', '/api/v1/keys', admin)).text).keys.find(
+        (k: { name: string }) => k.name === 'revoked',
+      ).id;
       await call('DELETE', `/api/v1/keys/${keyId}`, admin);
       const agentSecrets: string[] = [];
-      for (const [name, token] of [['s-1', join], ['s-2', single]] as const) {
-        const res = await call('POST', '/api/v1/agent/register', token, { name, capabilities: ['task:x'], resources: { cpu: 2, memoryMb: 1_024, gpus: [] }, maxJobs: 2 });
+      for (const [name, token] of [
+        ['s-1', join],
+        ['s-2', single],
+      ] as const) {
+        const res = await call('POST', '/api/v1/agent/register', token, {
+          name,
+          capabilities: ['task:x'],
+          resources: { cpu: 2, memoryMb: 1_024, gpus: [] },
+          maxJobs: 2,
+        });
         expect(res.status).toBe(201);
         const secret = JSON.parse(res.text).secret as string;
         agentSecrets.push(secret);
@@ -441,14 +606,31 @@ describe('secrets', () => {
       await call('GET', '/api/v1/jobs', readKey);
       await call('GET', '/api/v1/jobs', revoked);
       await call('GET', '/api/v1/jobs', join);
-      await call('POST', '/api/v1/agent/register', single, { name: 's-3', capabilities: [], resources: { cpu: 1, memoryMb: 1, gpus: [] }, maxJobs: 1 });
+      await call('POST', '/api/v1/agent/register', single, {
+        name: 's-3',
+        capabilities: [],
+        resources: { cpu: 1, memoryMb: 1, gpus: [] },
+        maxJobs: 1,
+      });
       await call('POST', '/api/v1/agent/sync', agentSecrets[0]!, { max: 1, waitMs: 0 });
       await call('POST', '/api/v1/agent/heartbeat', agentSecrets[1]!, { leases: [] });
       await call('GET', '/api/v1/keys', readKey);
       await call('POST', '/api/v1/jobs', submitKey, '{"broken":');
 
       const outputs: Array<[string, string]> = [];
-      for (const url of ['/api/v1/keys', '/api/v1/agents', '/api/v1/agents?includeRevoked=true', '/api/v1/agents/s-1', '/api/v1/jobs', '/api/v1/queues', '/api/v1/stats', '/metrics', '/openapi.json', '/healthz', '/readyz']) {
+      for (const url of [
+        '/api/v1/keys',
+        '/api/v1/agents',
+        '/api/v1/agents?includeRevoked=true',
+        '/api/v1/agents/s-1',
+        '/api/v1/jobs',
+        '/api/v1/queues',
+        '/api/v1/stats',
+        '/metrics',
+        '/openapi.json',
+        '/healthz',
+        '/readyz',
+      ]) {
         const res = await call('GET', url, admin);
         expect(res.status, url).toBe(200);
         outputs.push([url, res.text]);
