@@ -100,9 +100,6 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   // Before the swagger plugins, so that their /docs routes get an access rule too.
   app.addHook('onRoute', (route) => {
     if (route.url.startsWith('/docs')) route.config = { ...route.config, auth: { public: true } };
-    // The OpenAPI document says which routes need no bearer token.
-    const rule = route.config?.auth;
-    if (rule && 'public' in rule && route.schema) route.schema = { ...route.schema, security: [] };
     for (const method of [route.method].flat()) if (method !== 'HEAD') services.routes.push({ method, url: route.url });
   });
 
