@@ -84,20 +84,23 @@ export const JobBatchSubmitSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export const JobErrorSchema = Type.Object({
-  code: StringEnum(JOB_ERROR_CODES),
-  message: Type.String({ maxLength: 65_536 }),
-});
+export const JobErrorSchema = Type.Object(
+  { code: StringEnum(JOB_ERROR_CODES), message: Type.String({ maxLength: 65_536 }) },
+  { additionalProperties: false },
+);
 export const ProgressSchema = Type.Object({
   percent: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
   stage: Type.Optional(Type.String({ maxLength: 256 })),
   message: Type.Optional(Type.String({ maxLength: 4_096 })),
 });
-export const UsageSchema = Type.Object({
-  wallSec: Type.Number({ minimum: 0 }),
-  cpuSec: Type.Optional(Type.Number({ minimum: 0 })),
-  maxRssMb: Type.Optional(Type.Number({ minimum: 0 })),
-});
+export const UsageSchema = Type.Object(
+  {
+    wallSec: Type.Number({ minimum: 0 }),
+    cpuSec: Type.Optional(Type.Number({ minimum: 0 })),
+    maxRssMb: Type.Optional(Type.Number({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+);
 
 /** A job as the API returns it. Optional fields are absent, not null, when unset. */
 export const JobSchema = Type.Object(

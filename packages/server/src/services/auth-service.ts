@@ -123,7 +123,8 @@ export function authorizeJobAccess(
   action: 'submit' | 'cancel' | 'retry',
 ): void {
   if (principal.kind !== 'api-key') return;
-  if (action === 'submit' && job.kind === 'command' && !principal.scopes.has('shell')) {
+  // Retrying a command runs it again, so it needs `shell` as much as submitting it.
+  if (action !== 'cancel' && job.kind === 'command' && !principal.scopes.has('shell')) {
     throw new ApiError('FORBIDDEN', `key "${principal.name}" lacks the "shell" scope that command jobs need`, { details: { required: 'shell' } });
   }
   if (principal.queues !== null && !principal.queues.includes(job.queue)) {
@@ -144,5 +145,5 @@ export function describeRule(rule: AuthRule): string {
   if ('public' in rule) return 'no credential';
   if ('agent' in rule) return 'agent credential';
   if ('join' in rule) return 'join token or agent credential';
-  return `API key with scope \`${rule.scope}\`${rule.scope === 'submit' ? ' (submitting command jobs also needs `shell`)' : ''}, or the admin token`;
+  return `API key with scope \`${rule.scope}\`${rule.scope === 'submit' ? ' (command jobs also need `shell`)' : ''}, or the admin token`;
 }
