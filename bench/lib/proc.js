@@ -1,0 +1,57 @@
+import { readFileSync } from 'node:fs';
+
+// USER_HZ is 100 on every Linux this runs on (`getconf CLK_TCK`).
+const CLK_TCK = 100;
+
+/**
+ * utime and stime of a whole process (all threads) in seconds, from /proc/PID/stat.
+ * @param {number} pid
+ * @returns {{ user: number, sys: number } | null} null if the process is gone
+ */
+export function cpuTimes(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 (1-based), i.e. 11 and 12 after "(comm) ".
+    return { user: Number(fields[11]) / CLK_TCK, sys: Number(fields[12]) / CLK_TCK };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * utime + stime of a whole process in seconds.
+ * @param {number} pid
+ * @returns {number | null} null if the process is gone
+ */
+export function cpuSeconds(pid) {
+  const t = cpuTimes(pid);
+  return t === null ? null : t.user + t.sys;
+}
+
+/**
+ * VmHWM (peak resident set) in MiB from /proc/PID/status.
+ * @param {number} pid
+ * @returns {number | null} null if the process is gone
+ */
+export function peakRssMiB(pid) {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Busy and total jiffies of the whole machine, from the first line of /proc/stat.
+ * @returns {{ busy: number, total: number }}
+ */
+export function machineJiffies() {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  const idle = (v[3] ?? 0) + (v[4] ?? 0);
+  const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
+}

@@ -1,0 +1,158 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startChild } from './children.js';
+import { createClient } from './http.js';
+import { jobSpecJson } from './jobs.js';
+import { startPerf } from './perf.js';
+import { cpuSeconds, cpuTimes, machineJiffies, peakRssMiB } from './proc.js';
+
+const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * @template T
+ * @typedef {object} Window
+ * @property {T} value what the measured function returned
+ * @property {number} serverCpuSec utime + stime of the server over the window
+ * @property {number} serverUserSec
+ * @property {number} serverSysSec
+ * @property {number} wallMs
+ * @property {number} machineCpuPct busy share of the whole machine, % of one core (200 = both)
+ * @property {number} watchedCpuSec CPU seconds of the watched pids over the window
+ */
+
+/** @typedef {{ cpuProfDir?: string | undefined, perfDir?: string | undefined }} ServerOptions */
+/** @typedef {Awaited<ReturnType<typeof startBenchServer>>} BenchServer */
+
+/**
+ * A fresh offload server in its own process over a fresh temp data dir, with an admin
+ * client, the measuring-window helper, and `stop()` that closes it and removes the dir.
+ * @param {ServerOptions} [options]
+ */
+export async function startBenchServer({ cpuProfDir, perfDir } = {}) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'offload-bench-'));
+  const nodeArgs = [
+    ...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []),
+    ...(perfDir ? ['--perf-basic-prof'] : []),
+  ];
+  const child = startChild(path.join(benchDir, 'server.js'), ['--data-dir', dir], {
+    nodeArgs,
+    label: 'server',
+  });
+  /** @type {{ url: string, adminToken: string }} */
+  let ready;
+  try {
+    const msg = await child.next('ready', 60_000);
+    ready = { url: msg.url, adminToken: msg.adminToken };
+  } catch (err) {
+    await child.stop(1_000);
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const admin = createClient(ready.url, { connections: 2, token: ready.adminToken });
+  const pid = child.pid;
+  /** @type {Array<{ monoStartUs: number, monoEndUs: number, perfFile: string | null }>} */
+  const windows = [];
+
+  return {
+    url: ready.url,
+    adminToken: ready.adminToken,
+    pid,
+    dir,
+    admin,
+    child,
+    /** The windows measured so far (to cut a CPU profile to them). */
+    windows,
+    /**
+     * Measures `fn`: the server's CPU time, the wall time, the machine's busy share, and the
+     * CPU time of `watchPids` (other live processes). With perf on, samples the server then.
+     * @template T
+     * @param {() => Promise<T>} fn
+     * @param {number[]} [watchPids]
+     * @returns {Promise<Window<T>>}
+     */
+    async window(fn, watchPids = []) {
+      const perfFile = perfDir ? path.join(perfDir, `perf-${pid}-${windows.length}.data`) : null;
+      const perf = perfFile ? await startPerf(pid, perfFile) : null;
+      const watch0 = watchPids.map(cpuSeconds);
+      const cpu0 = cpuTimes(pid);
+      const m0 = machineJiffies();
+      const monoStartUs = Number(process.hrtime.bigint() / 1000n);
+      const t0 = performance.now();
+      const value = await fn();
+      const wallMs = performance.now() - t0;
+      const monoEndUs = Number(process.hrtime.bigint() / 1000n);
+      const cpu1 = cpuTimes(pid);
+      const m1 = machineJiffies();
+      const watchedCpuSec = watchPids
+        .map(cpuSeconds)
+        .reduce((/** @type {number} */ a, c, i) => a + (c ?? NaN) - (watch0[i] ?? NaN), 0);
+      if (perf) await perf.stop();
+      windows.push({ monoStartUs, monoEndUs, perfFile });
+      if (!cpu0 || !cpu1) throw new Error('the server exited during the measurement');
+      const serverUserSec = cpu1.user - cpu0.user;
+      const serverSysSec = cpu1.sys - cpu0.sys;
+      return {
+        value,
+        serverCpuSec: serverUserSec + serverSysSec,
+        serverUserSec,
+        serverSysSec,
+        wallMs,
+        machineCpuPct:
+          m1.total > m0.total ? (200 * (m1.busy - m0.busy)) / (m1.total - m0.total) : NaN,
+        watchedCpuSec,
+      };
+    },
+    peakRssMiB: () => peakRssMiB(pid),
+    /**
+     * A join token for simulated agents.
+     * @param {string} [name]
+     * @returns {Promise<string>}
+     */
+    async joinToken(name = 'bench') {
+      return (await admin.json('POST', '/api/v1/keys', { kind: 'join-token', name }, [201])).token;
+    },
+    /** @returns {Promise<Record<string, number>>} job counts by state from GET /api/v1/stats */
+    async counts() {
+      return (await admin.json('GET', '/api/v1/stats')).counts;
+    },
+    /**
+     * Queues `n` no-op task jobs through POST /api/v1/jobs/batch (`size` per request, 2 in flight).
+     * @param {number} n
+     * @param {number} [size]
+     */
+    async fill(n, size = 5_000) {
+      let next = 0;
+      const one = async () => {
+        while (next < n) {
+          const from = next;
+          const k = Math.min(size, n - from);
+          next += k;
+          const jobs = [];
+          for (let i = from; i < from + k; i++) jobs.push(jobSpecJson(i));
+          const res = await admin.call(
+            'POST',
+            '/api/v1/jobs/batch',
+            `{"jobs":[${jobs.join(',')}]}`,
+          );
+          if (res.status !== 201)
+            throw new Error(`fill at ${from}: ${res.status} ${res.text.slice(0, 300)}`);
+        }
+      };
+      await Promise.all([one(), one()]);
+    },
+    async stop() {
+      await admin.close().catch(() => {});
+      const code = await child.stop(30_000);
+      rmSync(dir, { recursive: true, force: true });
+      return code;
+    },
+  };
+}
+
+/** @param {string} file */
+export function readLines(file) {
+  const text = readFileSync(file, 'utf8');
+  return text ? text.split('\n') : [];
+}

@@ -1,0 +1,69 @@
+// The offload server as the benchmark runs it: the built packages (dist/), a SQLite file in
+// a fresh data dir, an admin credential, an ephemeral port on loopback. Prints
+// `{"type":"ready","url","adminToken","pid"}` on stdout; SIGTERM (or stdin closing) closes
+// it cleanly, so that `node --cpu-prof bench/server.js` writes its profile.
+//
+//   node bench/server.js --data-dir DIR
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, send } from './lib/child-io.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const dataDir = parseArgs()['data-dir'];
+if (!dataDir) {
+  process.stderr.write('usage: node bench/server.js --data-dir DIR\n');
+  process.exit(2);
+}
+
+// Imported by path, not by package name: the bench runs what `tsc -b tsconfig.build.json` built.
+/** @type {typeof import('@offload/store')} */
+const { openSqliteStore } = await import(path.join(root, 'packages/store/dist/index.js'));
+/** @type {typeof import('@offload/server')} */
+const { buildApp, hashSecret, newSecret, resolveServerConfig } = await import(
+  path.join(root, 'packages/server/dist/index.js')
+);
+
+const store = await openSqliteStore({ path: path.join(dataDir, 'offload.db') });
+const config = resolveServerConfig({ dataDir, logLevel: 'silent' }, {});
+const app = await buildApp({ store, config });
+
+const adminToken = newSecret('admin');
+await store.credentialCreate({
+  credential: {
+    id: 'admin_bench',
+    kind: 'admin',
+    name: 'bench admin',
+    hash: hashSecret(adminToken),
+    scopes: [],
+    queues: null,
+    capabilities: null,
+    agentId: null,
+    singleUse: false,
+    usedAt: null,
+    expiresAt: null,
+    revokedAt: null,
+    lastUsedAt: null,
+    createdAt: Date.now(),
+  },
+});
+
+const url = await app.listen({ port: 0, host: '127.0.0.1' });
+
+let closing = false;
+async function shutdown() {
+  if (closing) return;
+  closing = true;
+  setTimeout(() => process.exit(1), 10_000).unref();
+  try {
+    await app.close();
+    await store.close();
+  } finally {
+    process.exit(0);
+  }
+}
+for (const sig of /** @type {const} */ (['SIGTERM', 'SIGINT']))
+  process.on(sig, () => void shutdown());
+process.stdin.on('end', () => void shutdown());
+process.stdin.resume();
+
+send({ type: 'ready', url, adminToken, pid: process.pid });
