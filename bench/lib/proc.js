@@ -36,8 +36,27 @@ export function cpuSeconds(pid) {
  * @returns {number | null} null if the process is gone
  */
 export function peakRssMiB(pid) {
+  return statusMiB(pid, 'VmHWM');
+}
+
+/**
+ * VmRSS (current resident set) in MiB from /proc/PID/status.
+ * @param {number} pid
+ * @returns {number | null} null if the process is gone
+ */
+export function rssMiB(pid) {
+  return statusMiB(pid, 'VmRSS');
+}
+
+/**
+ * @param {number} pid
+ * @param {string} field
+ */
+function statusMiB(pid, field) {
   try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(
+      readFileSync(`/proc/${pid}/status`, 'utf8'),
+    );
     return m ? Number(m[1]) / 1024 : null;
   } catch {
     return null;

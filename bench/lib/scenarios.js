@@ -462,7 +462,7 @@ async function depthCase(depth, s, opts) {
       clientCpuSec: w.value.cpuSec,
       otherCpuPct: otherCpuPct(w, w.value.cpuSec),
       checks: `${counts.succeeded} succeeded, ${counts.queued} still queued`,
-      extra: { fillJobsPerSec: (depth + s.warmup) / fillSec },
+      extra: { fillJobsPerSec: (depth + s.warmup) / fillSec, rssQueuedMiB: w.rssStartMiB },
     };
   });
 }

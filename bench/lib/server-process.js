@@ -6,7 +6,7 @@ import { startChild } from './children.js';
 import { createClient } from './http.js';
 import { jobSpecJson } from './jobs.js';
 import { startPerf } from './perf.js';
-import { cpuSeconds, cpuTimes, machineJiffies, peakRssMiB } from './proc.js';
+import { cpuSeconds, cpuTimes, machineJiffies, peakRssMiB, rssMiB } from './proc.js';
 
 const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -20,6 +20,7 @@ const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'
  * @property {number} wallMs
  * @property {number} machineCpuPct busy share of the whole machine, % of one core (200 = both)
  * @property {number} watchedCpuSec CPU seconds of the watched pids over the window
+ * @property {number | null} rssStartMiB the server's resident set when the window opened
  */
 
 /** @typedef {{ cpuProfDir?: string | undefined, perfDir?: string | undefined }} ServerOptions */
@@ -75,6 +76,7 @@ export async function startBenchServer({ cpuProfDir, perfDir } = {}) {
     async window(fn, watchPids = []) {
       const perfFile = perfDir ? path.join(perfDir, `perf-${pid}-${windows.length}.data`) : null;
       const perf = perfFile ? await startPerf(pid, perfFile) : null;
+      const rssStartMiB = rssMiB(pid);
       const watch0 = watchPids.map(cpuSeconds);
       const cpu0 = cpuTimes(pid);
       const m0 = machineJiffies();
@@ -102,6 +104,7 @@ export async function startBenchServer({ cpuProfDir, perfDir } = {}) {
         machineCpuPct:
           m1.total > m0.total ? (200 * (m1.busy - m0.busy)) / (m1.total - m0.total) : NaN,
         watchedCpuSec,
+        rssStartMiB,
       };
     },
     peakRssMiB: () => peakRssMiB(pid),
