@@ -107,12 +107,21 @@ export async function generateErrorsDoc({ root }) {
 export async function buildOpenApi(root) {
   const store = await importBuilt(root, 'store');
   const server = await importBuilt(root, 'server');
-  const openSqliteStore = /** @type {(o: { path: string }) => Promise<{ close(): Promise<void> }>} */ (store['openSqliteStore']);
+  const openSqliteStore =
+    /** @type {(o: { path: string }) => Promise<{ close(): Promise<void> }>} */ (
+      store['openSqliteStore']
+    );
   const buildApp = /** @type {(o: object) => Promise<any>} */ (server['buildApp']);
-  const resolveServerConfig = /** @type {(raw: object, env: object) => object} */ (server['resolveServerConfig']);
+  const resolveServerConfig = /** @type {(raw: object, env: object) => object} */ (
+    server['resolveServerConfig']
+  );
   const db = await openSqliteStore({ path: ':memory:' });
   try {
-    const app = await buildApp({ store: db, config: resolveServerConfig({ dataDir: root }, {}), startMaintenance: false });
+    const app = await buildApp({
+      store: db,
+      config: resolveServerConfig({ dataDir: root }, {}),
+      startMaintenance: false,
+    });
     await app.ready();
     const doc = app.swagger();
     await app.close();
@@ -133,8 +142,12 @@ export function renderApiDoc(doc) {
     for (const [method, op] of Object.entries(/** @type {Record<string, any>} */ (item))) {
       const tag = op.tags?.[0] ?? 'other';
       const [access, ...rest] = String(op.description ?? '').split('\n\n');
-      const who = access?.startsWith('**Access:**') ? access.replace('**Access:** ', '').replace(/\.$/, '') : '';
-      const more = access?.startsWith('**Access:**') ? rest.join(' ') : String(op.description ?? '');
+      const who = access?.startsWith('**Access:**')
+        ? access.replace('**Access:** ', '').replace(/\.$/, '')
+        : '';
+      const more = access?.startsWith('**Access:**')
+        ? rest.join(' ')
+        : String(op.description ?? '');
       const row = `| \`${method.toUpperCase()} ${path}\` | ${cell(who)} | ${cell(op.summary ?? '')}${more ? ` — ${cell(more)}` : ''} |`;
       byTag.set(tag, [...(byTag.get(tag) ?? []), row]);
     }
@@ -152,7 +165,14 @@ export function renderApiDoc(doc) {
     '',
   ];
   for (const [tag, rows] of byTag) {
-    lines.push(`## ${tag}`, '', '| Route | Access | What it does |', '| --- | --- | --- |', ...rows, '');
+    lines.push(
+      `## ${tag}`,
+      '',
+      '| Route | Access | What it does |',
+      '| --- | --- | --- |',
+      ...rows,
+      '',
+    );
   }
   return lines.join('\n');
 }

@@ -18,14 +18,25 @@ export function createJobRecord(
   const hasCommand = spec.command !== undefined;
   const hasTask = spec.task !== undefined;
   if (hasCommand === hasTask) {
-    throw invalidField(at(hasCommand ? 'task' : 'command'), 'give exactly one of `command` (a process) and `task` (a named handler)');
+    throw invalidField(
+      at(hasCommand ? 'task' : 'command'),
+      'give exactly one of `command` (a process) and `task` (a named handler)',
+    );
   }
-  if (!hasTask && spec.input !== undefined) throw invalidField(at('input'), '`input` is for task jobs; pass data to a command through `env` or its arguments');
-  if (spec.runAt !== undefined && spec.delaySec !== undefined) throw invalidField(at('delaySec'), 'give `runAt` or `delaySec`, not both');
+  if (!hasTask && spec.input !== undefined)
+    throw invalidField(
+      at('input'),
+      '`input` is for task jobs; pass data to a command through `env` or its arguments',
+    );
+  if (spec.runAt !== undefined && spec.delaySec !== undefined)
+    throw invalidField(at('delaySec'), 'give `runAt` or `delaySec`, not both');
   // Checked against the effective delay: `{maxDelaySec: 2}` alone is below the default 5 s.
   const effectiveDelaySec = spec.backoff?.delaySec ?? DEFAULT_BACKOFF.delaySec;
   if (spec.backoff?.maxDelaySec !== undefined && spec.backoff.maxDelaySec < effectiveDelaySec) {
-    throw invalidField(at('backoff/maxDelaySec'), `must be at least \`delaySec\` (${effectiveDelaySec} s)`);
+    throw invalidField(
+      at('backoff/maxDelaySec'),
+      `must be at least \`delaySec\` (${effectiveDelaySec} s)`,
+    );
   }
 
   const kind = hasTask ? 'task' : 'command';
@@ -53,7 +64,9 @@ export function createJobRecord(
   const backoff: Backoff = {
     type: spec.backoff?.type ?? DEFAULT_BACKOFF.type,
     delaySec: spec.backoff?.delaySec ?? DEFAULT_BACKOFF.delaySec,
-    maxDelaySec: spec.backoff?.maxDelaySec ?? Math.max(DEFAULT_BACKOFF.maxDelaySec, spec.backoff?.delaySec ?? 0),
+    maxDelaySec:
+      spec.backoff?.maxDelaySec ??
+      Math.max(DEFAULT_BACKOFF.maxDelaySec, spec.backoff?.delaySec ?? 0),
   };
 
   let runAt: number | null = null;
@@ -80,7 +93,10 @@ export function createJobRecord(
     maxAttempts: spec.maxAttempts ?? 1,
     backoff,
     // Expiry counts from the moment the job may first start.
-    expireAt: spec.expireAfterSec === undefined ? null : Math.max(runAt ?? ctx.now, ctx.now) + Math.round(spec.expireAfterSec * 1000),
+    expireAt:
+      spec.expireAfterSec === undefined
+        ? null
+        : Math.max(runAt ?? ctx.now, ctx.now) + Math.round(spec.expireAfterSec * 1000),
     idempotencyKey: spec.idempotencyKey ?? null,
     tags: spec.tags ?? {},
     state: scheduled ? 'scheduled' : 'queued',

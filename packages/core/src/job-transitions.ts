@@ -41,7 +41,8 @@ const CLEARED_LEASE = { leaseId: null, gpus: [] } satisfies JobPatch;
 /** scheduled → queued, once `runAt` is reached (also the end of a retry backoff). */
 export function promoteJob(job: JobRecord, now: number): JobPatch {
   require(job, 'promote', 'scheduled');
-  if (job.runAt !== null && job.runAt > now) refuse(job, `promote before its time (${new Date(job.runAt).toISOString()})`);
+  if (job.runAt !== null && job.runAt > now)
+    refuse(job, `promote before its time (${new Date(job.runAt).toISOString()})`);
   return { state: 'queued', runAt: null, queuedAt: now };
 }
 
@@ -101,7 +102,14 @@ export function completeAttempt(job: JobRecord, report: AttemptOutcome, now: num
     return { ...CLEARED_LEASE, state: 'queued', queuedAt: now, startedAt: null, progress: null };
   }
   if (report.outcome === 'succeeded') {
-    return { ...facts, state: 'succeeded', result: report.result, error: null, finishedAt: now, progress: finishedProgress(job.progress) };
+    return {
+      ...facts,
+      state: 'succeeded',
+      result: report.result,
+      error: null,
+      finishedAt: now,
+      progress: finishedProgress(job.progress),
+    };
   }
   const error: JobError = report.error ?? { code: 'EXIT_NONZERO', message: 'the attempt failed' };
   if (job.cancelRequested || error.code === 'CANCELED') return { ...facts, ...canceled(now) };
@@ -109,7 +117,11 @@ export function completeAttempt(job: JobRecord, report: AttemptOutcome, now: num
 }
 
 /** running → scheduled | failed: the agent holding the lease was lost (lease expired or agent revoked). */
-export function loseAttempt(job: JobRecord, now: number, message = 'the agent stopped heartbeating'): JobPatch {
+export function loseAttempt(
+  job: JobRecord,
+  now: number,
+  message = 'the agent stopped heartbeating',
+): JobPatch {
   require(job, 'reap a lost attempt', 'running');
   if (job.cancelRequested) return { ...CLEARED_LEASE, ...canceled(now) };
   return { ...CLEARED_LEASE, ...failOrRetry(job, { code: 'AGENT_LOST', message }, now) };
@@ -120,20 +132,40 @@ export function timeoutAttempt(job: JobRecord, now: number): JobPatch {
   require(job, 'time out', 'running');
   // As for a lost agent: a cancel already asked for wins over a retry.
   if (job.cancelRequested) return { ...CLEARED_LEASE, ...canceled(now) };
-  return { ...CLEARED_LEASE, ...failOrRetry(job, { code: 'TIMEOUT', message: `ran longer than timeoutSec (${job.timeoutSec} s)` }, now) };
+  return {
+    ...CLEARED_LEASE,
+    ...failOrRetry(
+      job,
+      { code: 'TIMEOUT', message: `ran longer than timeoutSec (${job.timeoutSec} s)` },
+      now,
+    ),
+  };
 }
 
 function failOrRetry(job: JobRecord, error: JobError, now: number): JobPatch {
   if (job.attempt < job.maxAttempts) {
     // startedAt is the current attempt's start; the next attempt has not started.
-    return { state: 'scheduled', attempt: job.attempt + 1, runAt: now + backoffDelayMs(job.backoff, job.attempt), error, startedAt: null, finishedAt: null };
+    return {
+      state: 'scheduled',
+      attempt: job.attempt + 1,
+      runAt: now + backoffDelayMs(job.backoff, job.attempt),
+      error,
+      startedAt: null,
+      finishedAt: null,
+    };
   }
   return { state: 'failed', error, finishedAt: now };
 }
 
 function canceled(now: number): JobPatch {
   // runAt means "due to be queued" and only holds while scheduled.
-  return { state: 'canceled', error: { code: 'CANCELED', message: 'canceled' }, finishedAt: now, cancelRequested: true, runAt: null };
+  return {
+    state: 'canceled',
+    error: { code: 'CANCELED', message: 'canceled' },
+    finishedAt: now,
+    cancelRequested: true,
+    runAt: null,
+  };
 }
 
 function finishedProgress(p: Progress | null): Progress | null {
@@ -145,7 +177,8 @@ function finishedProgress(p: Progress | null): Progress | null {
  * tree and reports, or the lease expires), `immediate: false`; terminal → INVALID_STATE.
  */
 export function cancelJob(job: JobRecord, now: number): { patch: JobPatch; immediate: boolean } {
-  if (job.state === 'scheduled' || job.state === 'queued') return { patch: canceled(now), immediate: true };
+  if (job.state === 'scheduled' || job.state === 'queued')
+    return { patch: canceled(now), immediate: true };
   if (job.state === 'running') return { patch: { cancelRequested: true }, immediate: false };
   refuse(job, 'cancel a finished job');
 }
@@ -154,7 +187,12 @@ export function cancelJob(job: JobRecord, now: number): { patch: JobPatch; immed
 export function expireJob(job: JobRecord, now: number): JobPatch {
   require(job, 'expire', 'scheduled', 'queued');
   if (job.expireAt === null || job.expireAt > now) refuse(job, 'expire before its expiry time');
-  return { state: 'expired', error: { code: 'EXPIRED', message: 'not started before its expireAfterSec' }, finishedAt: now, runAt: null };
+  return {
+    state: 'expired',
+    error: { code: 'EXPIRED', message: 'not started before its expireAfterSec' },
+    finishedAt: now,
+    runAt: null,
+  };
 }
 
 /**

@@ -1,4 +1,10 @@
-import type { AgentRecord, FreeResources, JobRecord, Requirements, Reservation } from './records.js';
+import type {
+  AgentRecord,
+  FreeResources,
+  JobRecord,
+  Requirements,
+  Reservation,
+} from './records.js';
 
 /**
  * A requirement class: what decides where a job may run. Jobs of one class are
@@ -12,14 +18,25 @@ export interface JobClass {
   pool: string | null;
 }
 
-export function jobClassOf(job: Pick<JobRecord, 'queue' | 'requires' | 'targetAgent' | 'pool'>): JobClass {
+export function jobClassOf(
+  job: Pick<JobRecord, 'queue' | 'requires' | 'targetAgent' | 'pool'>,
+): JobClass {
   return { queue: job.queue, requires: job.requires, targetAgent: job.targetAgent, pool: job.pool };
 }
 
 /** A stable text key for a class (capabilities are already sorted). */
 export function jobClassKey(c: JobClass): string {
   const r = c.requires;
-  return JSON.stringify([c.queue, r.capabilities, r.cpu, r.memoryMb, r.gpus, r.gpuMemoryMb, c.targetAgent, c.pool]);
+  return JSON.stringify([
+    c.queue,
+    r.capabilities,
+    r.cpu,
+    r.memoryMb,
+    r.gpus,
+    r.gpuMemoryMb,
+    c.targetAgent,
+    c.pool,
+  ]);
 }
 
 const EPSILON = 1e-9;
@@ -36,7 +53,8 @@ export function agentAccepts(agent: AgentRecord, c: JobClass): boolean {
   const r = c.requires;
   if (r.cpu > agent.resources.cpu + EPSILON) return false;
   if (r.memoryMb > agent.resources.memoryMb) return false;
-  if (r.gpus > 0 && agent.resources.gpus.filter((g) => g.memoryMb >= r.gpuMemoryMb).length < r.gpus) return false;
+  if (r.gpus > 0 && agent.resources.gpus.filter((g) => g.memoryMb >= r.gpuMemoryMb).length < r.gpus)
+    return false;
   if (r.capabilities.length > 0) {
     const caps = new Set(agent.capabilities);
     for (const cap of r.capabilities) if (!caps.has(cap)) return false;
@@ -45,7 +63,10 @@ export function agentAccepts(agent: AgentRecord, c: JobClass): boolean {
 }
 
 /** Total minus what running attempts hold. */
-export function freeResources(agent: Pick<AgentRecord, 'resources' | 'maxJobs'>, running: readonly Reservation[]): FreeResources {
+export function freeResources(
+  agent: Pick<AgentRecord, 'resources' | 'maxJobs'>,
+  running: readonly Reservation[],
+): FreeResources {
   let cpu = agent.resources.cpu;
   let memoryMb = agent.resources.memoryMb;
   const used = new Set<number>();
@@ -80,7 +101,12 @@ export function fitJob(
     .filter((g) => free.gpus.includes(g.index) && g.memoryMb >= r.gpuMemoryMb)
     .sort((a, b) => a.memoryMb - b.memoryMb || a.index - b.index);
   if (candidates.length < r.gpus) return null;
-  return { gpus: candidates.slice(0, r.gpus).map((g) => g.index).sort((a, b) => a - b) };
+  return {
+    gpus: candidates
+      .slice(0, r.gpus)
+      .map((g) => g.index)
+      .sort((a, b) => a - b),
+  };
 }
 
 /** Takes one job's reservation out of `free` (mutates it): the claim loop's bookkeeping. */

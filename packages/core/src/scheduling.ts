@@ -37,7 +37,8 @@ export function tierCutoff(
   if (graceMs <= 0) return null;
   for (const peer of peers) {
     if (peer.agent.id === claimer.id || peer.agent.tier <= claimer.tier) continue;
-    if (agentAccepts(peer.agent, c) && fitJob(peer.agent, peer.free, c.requires) !== null) return now - graceMs;
+    if (agentAccepts(peer.agent, c) && fitJob(peer.agent, peer.free, c.requires) !== null)
+      return now - graceMs;
   }
   return null;
 }

@@ -11,7 +11,11 @@ import { JobErrorSchema, ProgressSchema, UsageSchema } from './job-schemas.js';
 
 export const AgentRegisteredSchema = Type.Object({
   agent: AgentSchema,
-  secret: Type.Optional(Type.String({ description: 'The agent credential; returned once, on first registration with a join token.' })),
+  secret: Type.Optional(
+    Type.String({
+      description: 'The agent credential; returned once, on first registration with a join token.',
+    }),
+  ),
   leaseTimeoutMs: Type.Integer(),
   heartbeatIntervalMs: Type.Integer(),
 });
@@ -49,7 +53,9 @@ export type Ack = Static<typeof AckSchema>;
  */
 export const SyncRequestSchema = Type.Object(
   {
-    completions: Type.Optional(Type.Array(CompletionSchema, { maxItems: LIMITS.claimMaxJobs * 10 })),
+    completions: Type.Optional(
+      Type.Array(CompletionSchema, { maxItems: LIMITS.claimMaxJobs * 10 }),
+    ),
     max: Type.Integer({ minimum: 0, maximum: LIMITS.claimMaxJobs }),
     waitMs: Type.Integer({ minimum: 0, maximum: 60_000 }),
   },
@@ -82,8 +88,12 @@ export type ClaimedJob = Static<typeof ClaimedJobSchema>;
 export const SyncResponseSchema = Type.Object({
   jobs: Type.Array(ClaimedJobSchema),
   acks: Type.Array(AckSchema),
-  cancel: Type.Array(Type.String(), { description: 'Lease ids whose process trees the agent must kill (canceled).' }),
-  drain: Type.Boolean({ description: 'The agent is asked to drain: finish what runs, take nothing new.' }),
+  cancel: Type.Array(Type.String(), {
+    description: 'Lease ids whose process trees the agent must kill (canceled).',
+  }),
+  drain: Type.Boolean({
+    description: 'The agent is asked to drain: finish what runs, take nothing new.',
+  }),
 });
 export type SyncResponse = Static<typeof SyncResponseSchema>;
 
@@ -98,8 +108,12 @@ export const HeartbeatRequestSchema = Type.Object(
 );
 export type HeartbeatRequest = Static<typeof HeartbeatRequestSchema>;
 export const HeartbeatResponseSchema = Type.Object({
-  stale: Type.Array(Type.String(), { description: 'Leases no longer current: kill their process trees, report nothing.' }),
-  cancel: Type.Array(Type.String(), { description: 'Leases whose jobs were canceled: kill, then complete as failed with CANCELED.' }),
+  stale: Type.Array(Type.String(), {
+    description: 'Leases no longer current: kill their process trees, report nothing.',
+  }),
+  cancel: Type.Array(Type.String(), {
+    description: 'Leases whose jobs were canceled: kill, then complete as failed with CANCELED.',
+  }),
   drain: Type.Boolean(),
   leaseTimeoutMs: Type.Integer(),
 });
@@ -111,7 +125,12 @@ export const LogReportSchema = Type.Object(
     logs: Type.Optional(
       Type.Array(
         Type.Object(
-          { jobId: Id, leaseId: Id, stream: StringEnum(['stdout', 'stderr'] as const), data: Type.String({ maxLength: 1_048_576 }) },
+          {
+            jobId: Id,
+            leaseId: Id,
+            stream: StringEnum(['stdout', 'stderr'] as const),
+            data: Type.String({ maxLength: 1_048_576 }),
+          },
           { additionalProperties: false },
         ),
         { maxItems: 10_000 },
@@ -119,7 +138,10 @@ export const LogReportSchema = Type.Object(
     ),
     progress: Type.Optional(
       Type.Array(
-        Type.Object({ jobId: Id, leaseId: Id, ...ProgressSchema.properties }, { additionalProperties: false }),
+        Type.Object(
+          { jobId: Id, leaseId: Id, ...ProgressSchema.properties },
+          { additionalProperties: false },
+        ),
         { maxItems: 10_000 },
       ),
     ),

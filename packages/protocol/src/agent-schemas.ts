@@ -35,7 +35,11 @@ export const AgentSchema = Type.Object(
     pools: Type.Array(Type.String()),
     maxJobs: Type.Integer(),
     resources: AgentResourcesSchema,
-    free: Type.Object({ cpu: Type.Number(), memoryMb: Type.Integer(), gpus: Type.Array(Type.Integer(), { description: 'Indexes of free GPUs.' }) }),
+    free: Type.Object({
+      cpu: Type.Number(),
+      memoryMb: Type.Integer(),
+      gpus: Type.Array(Type.Integer(), { description: 'Indexes of free GPUs.' }),
+    }),
     runningJobs: Type.Array(Type.String(), { description: 'Ids of the jobs it runs.' }),
     hostname: Type.Optional(Type.String()),
     os: Type.Optional(Type.String()),

@@ -20,7 +20,11 @@ export class ApiError extends Error {
   readonly status: number;
   readonly details: unknown;
 
-  constructor(code: ApiErrorCode, message: string, options: { details?: unknown; cause?: unknown } = {}) {
+  constructor(
+    code: ApiErrorCode,
+    message: string,
+    options: { details?: unknown; cause?: unknown } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ApiError';
     this.code = code;

@@ -25,7 +25,10 @@ export const LIMITS = {
 } as const;
 
 /** A string enum as `{type: 'string', enum: [...]}`: one clear validation message, not an anyOf. */
-export function StringEnum<const T extends readonly string[]>(values: T, options: Record<string, unknown> = {}) {
+export function StringEnum<const T extends readonly string[]>(
+  values: T,
+  options: Record<string, unknown> = {},
+) {
   return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
 }
 
@@ -50,17 +53,28 @@ export function StringMap(
 /** Queue, pool, agent and task names: what is safe in URLs, logs and metric labels. */
 export const IDENT_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.:@-]*$';
 export const Ident = (description: string) =>
-  Type.String({ minLength: 1, maxLength: LIMITS.identMaxLength, pattern: IDENT_PATTERN, description });
+  Type.String({
+    minLength: 1,
+    maxLength: LIMITS.identMaxLength,
+    pattern: IDENT_PATTERN,
+    description,
+  });
 
 /** Capabilities are free-form labels (`gpu`, `model:llama3`, `os:linux`); a trailing `*` is a prefix pattern in key limits. */
-export const Capability = Type.String({ minLength: 1, maxLength: LIMITS.identMaxLength, pattern: '^[^\\s]+$' });
+export const Capability = Type.String({
+  minLength: 1,
+  maxLength: LIMITS.identMaxLength,
+  pattern: '^[^\\s]+$',
+});
 
 export const Id = Type.String({ minLength: 1, maxLength: 64, description: 'An opaque id.' });
 export const IsoTime = Type.String({ format: 'date-time', description: 'ISO 8601 timestamp.' });
 
 export const PRIORITIES = ['critical', 'high', 'normal', 'low'] as const;
 export type Priority = (typeof PRIORITIES)[number];
-export const PrioritySchema = StringEnum(PRIORITIES, { description: 'critical > high > normal > low; FIFO within a level.' });
+export const PrioritySchema = StringEnum(PRIORITIES, {
+  description: 'critical > high > normal > low; FIFO within a level.',
+});
 
 export const ErrorBodySchema = Type.Object(
   {
@@ -75,4 +89,7 @@ export const ErrorBodySchema = Type.Object(
 export type ErrorBody = Static<typeof ErrorBodySchema>;
 
 export const IdParams = Type.Object({ id: Id }, { additionalProperties: false });
-export const NameParams = Type.Object({ name: Ident('Queue name.') }, { additionalProperties: false });
+export const NameParams = Type.Object(
+  { name: Ident('Queue name.') },
+  { additionalProperties: false },
+);

@@ -1,8 +1,25 @@
 import { Type, type Static } from 'typebox';
 import { JOB_ERROR_CODES } from './error-codes.js';
-import { Capability, Id, Ident, IsoTime, LIMITS, PrioritySchema, StringEnum, StringMap } from './common-schemas.js';
+import {
+  Capability,
+  Id,
+  Ident,
+  IsoTime,
+  LIMITS,
+  PrioritySchema,
+  StringEnum,
+  StringMap,
+} from './common-schemas.js';
 
-export const JOB_STATES = ['scheduled', 'queued', 'running', 'succeeded', 'failed', 'canceled', 'expired'] as const;
+export const JOB_STATES = [
+  'scheduled',
+  'queued',
+  'running',
+  'succeeded',
+  'failed',
+  'canceled',
+  'expired',
+] as const;
 export type JobState = (typeof JOB_STATES)[number];
 export const TERMINAL_STATES: readonly JobState[] = ['succeeded', 'failed', 'canceled', 'expired'];
 export const JobStateSchema = StringEnum(JOB_STATES);
@@ -12,11 +29,31 @@ export type JobKind = (typeof JOB_KINDS)[number];
 
 export const RequirementsSchema = Type.Object(
   {
-    capabilities: Type.Optional(Type.Array(Capability, { maxItems: LIMITS.capabilitiesMaxItems, uniqueItems: true })),
-    cpu: Type.Optional(Type.Number({ minimum: 0, maximum: LIMITS.maxCpu, description: 'CPU slots; fractional or 0 allowed. Default 1 for command jobs, 0 for tasks.' })),
+    capabilities: Type.Optional(
+      Type.Array(Capability, { maxItems: LIMITS.capabilitiesMaxItems, uniqueItems: true }),
+    ),
+    cpu: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: LIMITS.maxCpu,
+        description: 'CPU slots; fractional or 0 allowed. Default 1 for command jobs, 0 for tasks.',
+      }),
+    ),
     memoryMb: Type.Optional(Type.Integer({ minimum: 0, maximum: LIMITS.maxMemoryMb })),
-    gpus: Type.Optional(Type.Integer({ minimum: 0, maximum: LIMITS.maxGpus, description: 'Whole GPUs, exposed as CUDA_VISIBLE_DEVICES.' })),
-    gpuMemoryMb: Type.Optional(Type.Integer({ minimum: 0, maximum: LIMITS.maxMemoryMb, description: 'Memory each reserved GPU must have.' })),
+    gpus: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: LIMITS.maxGpus,
+        description: 'Whole GPUs, exposed as CUDA_VISIBLE_DEVICES.',
+      }),
+    ),
+    gpuMemoryMb: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: LIMITS.maxMemoryMb,
+        description: 'Memory each reserved GPU must have.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -34,7 +71,10 @@ export type BackoffSpec = Static<typeof BackoffSchema>;
 const EnvSchema = StringMap(
   { pattern: '^[A-Za-z_][A-Za-z0-9_]*$', maxLength: 1_024 },
   { maxLength: LIMITS.envValueMaxLength },
-  { maxProperties: LIMITS.envMaxEntries, description: 'Environment variables added to the process.' },
+  {
+    maxProperties: LIMITS.envMaxEntries,
+    description: 'Environment variables added to the process.',
+  },
 );
 const TagsSchema = StringMap(
   { minLength: 1, maxLength: LIMITS.identMaxLength },
@@ -47,7 +87,11 @@ export const JobSubmitSchema = Type.Object(
   {
     command: Type.Optional(
       Type.Union([
-        Type.String({ minLength: 1, maxLength: LIMITS.commandMaxLength, description: 'Runs under /bin/sh -c.' }),
+        Type.String({
+          minLength: 1,
+          maxLength: LIMITS.commandMaxLength,
+          description: 'Runs under /bin/sh -c.',
+        }),
         Type.Array(Type.String({ maxLength: LIMITS.commandMaxLength }), {
           minItems: 1,
           maxItems: LIMITS.argvMaxItems,
@@ -71,7 +115,9 @@ export const JobSubmitSchema = Type.Object(
     backoff: Type.Optional(BackoffSchema),
     runAt: Type.Optional(IsoTime),
     delaySec: Type.Optional(Type.Number({ minimum: 0, maximum: LIMITS.maxDelaySec })),
-    expireAfterSec: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: LIMITS.maxDelaySec })),
+    expireAfterSec: Type.Optional(
+      Type.Number({ exclusiveMinimum: 0, maximum: LIMITS.maxDelaySec }),
+    ),
     idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: LIMITS.nameMaxLength })),
     tags: Type.Optional(TagsSchema),
   },
@@ -127,13 +173,19 @@ export const JobSchema = Type.Object(
     nice: Type.Optional(Type.Integer()),
     timeoutSec: Type.Number(),
     maxAttempts: Type.Integer(),
-    backoff: Type.Object({ type: StringEnum(['fixed', 'exponential'] as const), delaySec: Type.Number(), maxDelaySec: Type.Number() }),
+    backoff: Type.Object({
+      type: StringEnum(['fixed', 'exponential'] as const),
+      delaySec: Type.Number(),
+      maxDelaySec: Type.Number(),
+    }),
     expireAt: Type.Optional(IsoTime),
     idempotencyKey: Type.Optional(Type.String()),
     tags: Type.Record(Type.String(), Type.String()),
     state: JobStateSchema,
     attempt: Type.Integer({ description: '1-based: the attempt that runs, ran, or runs next.' }),
-    runAt: Type.Optional(Type.String({ format: 'date-time', description: 'When a scheduled job becomes queued.' })),
+    runAt: Type.Optional(
+      Type.String({ format: 'date-time', description: 'When a scheduled job becomes queued.' }),
+    ),
     exitCode: Type.Optional(Type.Integer()),
     signal: Type.Optional(Type.String()),
     result: Type.Optional(Type.Unknown()),
@@ -156,8 +208,16 @@ export const JobListQuerySchema = Type.Object(
     state: Type.Optional(JobStateSchema),
     queue: Type.Optional(Ident('Queue name.')),
     agent: Type.Optional(Ident('Agent name.')),
-    tag: Type.Optional(Type.String({ pattern: '^[^:]+:.*$', maxLength: 512, description: '`key:value`' })),
-    q: Type.Optional(Type.String({ minLength: 1, maxLength: LIMITS.nameMaxLength, description: 'Substring of the job name.' })),
+    tag: Type.Optional(
+      Type.String({ pattern: '^[^:]+:.*$', maxLength: 512, description: '`key:value`' }),
+    ),
+    q: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: LIMITS.nameMaxLength,
+        description: 'Substring of the job name.',
+      }),
+    ),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.listMaxLimit })),
     cursor: Type.Optional(Type.String({ maxLength: 128 })),
   },

@@ -14,10 +14,16 @@ export const KeyCreateSchema = Type.Object(
     scopes: Type.Optional(Type.Array(StringEnum(SCOPES), { minItems: 1, uniqueItems: true })),
     queues: Type.Optional(Type.Array(Ident('Queue name.'), { maxItems: 256, uniqueItems: true })),
     capabilities: Type.Optional(
-      Type.Array(Capability, { maxItems: 256, uniqueItems: true, description: 'Capabilities this key may require; `llm:*` matches a prefix.' }),
+      Type.Array(Capability, {
+        maxItems: 256,
+        uniqueItems: true,
+        description: 'Capabilities this key may require; `llm:*` matches a prefix.',
+      }),
     ),
     ttlSec: Type.Optional(Type.Integer({ minimum: 1, maximum: 10 * 365 * 86_400 })),
-    singleUse: Type.Optional(Type.Boolean({ description: 'Join tokens only: valid for one registration.' })),
+    singleUse: Type.Optional(
+      Type.Boolean({ description: 'Join tokens only: valid for one registration.' }),
+    ),
   },
   { additionalProperties: false },
 );

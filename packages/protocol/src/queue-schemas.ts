@@ -18,14 +18,24 @@ export const QueueListSchema = Type.Object({ queues: Type.Array(QueueSchema) });
 
 export const StatsSchema = Type.Object({
   counts: CountsByState,
-  agents: Type.Object({ online: Type.Integer(), draining: Type.Integer(), offline: Type.Integer() }),
+  agents: Type.Object({
+    online: Type.Integer(),
+    draining: Type.Integer(),
+    offline: Type.Integer(),
+  }),
   throughput: Type.Object({
     windowSec: Type.Integer(),
     submittedPerSec: Type.Number(),
     startedPerSec: Type.Number(),
     finishedPerSec: Type.Number(),
     perMinute: Type.Array(
-      Type.Object({ at: Type.String(), submitted: Type.Integer(), started: Type.Integer(), succeeded: Type.Integer(), failed: Type.Integer() }),
+      Type.Object({
+        at: Type.String(),
+        submitted: Type.Integer(),
+        started: Type.Integer(),
+        succeeded: Type.Integer(),
+        failed: Type.Integer(),
+      }),
       { description: 'The last hour, one bucket per minute, oldest first.' },
     ),
   }),

@@ -66,11 +66,18 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     ajv: { customOptions: { coerceTypes: false } },
     // URLs refused before routing (bad percent-encoding, an over-long path segment) get the API's error shape too.
     frameworkErrors: (err, _request, reply) => {
-      const problem = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'has a path segment over the length limit' : 'is not valid percent-encoding';
+      const problem =
+        err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? 'has a path segment over the length limit'
+          : 'is not valid percent-encoding';
       void (reply as unknown as FastifyReply)
         .status(400)
         .type('application/json')
-        .send(new ApiError('VALIDATION_FAILED', `the URL ${problem}`, { details: [{ field: 'url', message: problem }] }).toBody());
+        .send(
+          new ApiError('VALIDATION_FAILED', `the URL ${problem}`, {
+            details: [{ field: 'url', message: problem }],
+          }).toBody(),
+        );
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -79,7 +86,10 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   const dispatcher = new Dispatcher(store, clock, { tierGraceMs: config.tierGraceMs });
   await dispatcher.init();
   const timeoutGraceMs = config.leaseTimeoutMs + 60_000;
-  const jobs = new JobService(store, clock, hub, dispatcher, stats, { logCapBytes: config.logCapBytes, timeoutGraceMs });
+  const jobs = new JobService(store, clock, hub, dispatcher, stats, {
+    logCapBytes: config.logCapBytes,
+    timeoutGraceMs,
+  });
   const maintenance = new Maintenance(
     store,
     clock,
@@ -90,7 +100,18 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     (err, what) => app.log.error({ err }, `${what} failed`),
   );
   const auth = new AuthService(store, clock);
-  const services: Services = { config, store, clock, auth, hub, dispatcher, jobs, maintenance, stats, routes: [] };
+  const services: Services = {
+    config,
+    store,
+    clock,
+    auth,
+    hub,
+    dispatcher,
+    jobs,
+    maintenance,
+    stats,
+    routes: [],
+  };
   app.decorate('offload', services);
 
   installValidators(app);
@@ -100,7 +121,8 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   // Before the swagger plugins, so that their /docs routes get an access rule too.
   app.addHook('onRoute', (route) => {
     if (route.url.startsWith('/docs')) route.config = { ...route.config, auth: { public: true } };
-    for (const method of [route.method].flat()) if (method !== 'HEAD') services.routes.push({ method, url: route.url });
+    for (const method of [route.method].flat())
+      if (method !== 'HEAD') services.routes.push({ method, url: route.url });
   });
 
   await app.register(swagger, {
@@ -109,7 +131,8 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
       info: {
         title: 'offload API',
         version: API_VERSION,
-        description: 'Send compute work to a fleet of machines. Every /api/v1 route needs `Authorization: Bearer <token>`; errors have the shape `{error: {code, message, details}}`.',
+        description:
+          'Send compute work to a fleet of machines. Every /api/v1 route needs `Authorization: Bearer <token>`; errors have the shape `{error: {code, message, details}}`.',
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
@@ -119,14 +142,19 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
       const rule = route.config?.auth;
       if (!schema || !rule) return { schema, url };
       const access = `**Access:** ${describeRule(rule)}.`;
-      const description = typeof schema.description === 'string' ? `${access}\n\n${schema.description}` : access;
+      const description =
+        typeof schema.description === 'string' ? `${access}\n\n${schema.description}` : access;
       return { schema: { ...schema, description, ...('public' in rule && { security: [] }) }, url };
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
 
   let ready = false;
-  app.get('/openapi.json', { config: { auth: { public: true } }, schema: { hide: true } }, async () => app.swagger());
+  app.get(
+    '/openapi.json',
+    { config: { auth: { public: true } }, schema: { hide: true } },
+    async () => app.swagger(),
+  );
   systemRoutes(app, services, { ready: () => ready });
   jobsRoutes(app, services);
   logsRoutes(app, services);

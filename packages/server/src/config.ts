@@ -53,7 +53,10 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-export function resolveServerConfig(raw: RawConfig, env: NodeJS.ProcessEnv = process.env): Readonly<ServerConfig> {
+export function resolveServerConfig(
+  raw: RawConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): Readonly<ServerConfig> {
   const dataDir = path.resolve(str(raw, 'dataDir') ?? defaultDataDir(env));
   const store = str(raw, 'store') ?? `sqlite:${path.join(dataDir, 'offload.db')}`;
   if (!store.startsWith('sqlite:') && !/^postgres(ql)?:\/\//.test(store)) {
@@ -87,7 +90,13 @@ function str(raw: RawConfig, key: keyof ServerConfig): string | undefined {
   return String(v);
 }
 
-function int(raw: RawConfig, key: keyof ServerConfig, fallback: number, min: number, max: number): number {
+function int(
+  raw: RawConfig,
+  key: keyof ServerConfig,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   const v = raw[key];
   if (v === undefined || v === null || v === '') return fallback;
   const n = typeof v === 'number' ? v : Number(v);
@@ -98,12 +107,20 @@ function int(raw: RawConfig, key: keyof ServerConfig, fallback: number, min: num
 }
 
 /** Accepts `30s`, `500ms`, `5m`, or a number of milliseconds. */
-function duration(raw: RawConfig, key: keyof ServerConfig, fallbackMs: number, minMs: number): number {
+function duration(
+  raw: RawConfig,
+  key: keyof ServerConfig,
+  fallbackMs: number,
+  minMs: number,
+): number {
   const v = raw[key];
   if (v === undefined || v === null || v === '') return fallbackMs;
   const ms = typeof v === 'number' ? v : parseDurationMs(v);
   if (ms === undefined || !Number.isFinite(ms) || ms < minMs) {
-    throw new ConfigError(key, `"${v}" must be a duration like 500ms, 30s, 5m or 2h, at least ${minMs} ms`);
+    throw new ConfigError(
+      key,
+      `"${v}" must be a duration like 500ms, 30s, 5m or 2h, at least ${minMs} ms`,
+    );
   }
   return ms;
 }

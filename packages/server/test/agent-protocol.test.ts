@@ -12,17 +12,39 @@ afterEach(async () => {
 describe('register', () => {
   it('creates the agent with a join token and returns its secret once', async () => {
     const join = await t.joinToken();
-    const body = { name: 'gpu-box', capabilities: ['ffmpeg', 'gpu'], resources: { cpu: 8, memoryMb: 32_000, gpus: [{ index: 0, model: 'A100', memoryMb: 40_000 }] }, maxJobs: 4, tier: 2, pools: ['render'] };
+    const body = {
+      name: 'gpu-box',
+      capabilities: ['ffmpeg', 'gpu'],
+      resources: {
+        cpu: 8,
+        memoryMb: 32_000,
+        gpus: [{ index: 0, model: 'A100', memoryMb: 40_000 }],
+      },
+      maxJobs: 4,
+      tier: 2,
+      pools: ['render'],
+    };
     const res = await t.request('POST', '/api/v1/agent/register', { token: join, body });
     expect(res.status).toBe(201);
     expect(res.body.secret).toMatch(/^offs_/);
-    expect(res.body.agent).toMatchObject({ name: 'gpu-box', state: 'online', tier: 2, pools: ['render'], capabilities: ['ffmpeg', 'gpu'], free: { cpu: 8, gpus: [0] }, runningJobs: [] });
+    expect(res.body.agent).toMatchObject({
+      name: 'gpu-box',
+      state: 'online',
+      tier: 2,
+      pools: ['render'],
+      capabilities: ['ffmpeg', 'gpu'],
+      free: { cpu: 8, gpus: [0] },
+      runningJobs: [],
+    });
     expect(res.body.leaseTimeoutMs).toBe(5_000);
 
     const listed = await t.request('GET', '/api/v1/agents');
     expect(JSON.stringify(listed.body)).not.toContain(res.body.secret);
 
-    const again = await t.request('POST', '/api/v1/agent/register', { token: res.body.secret, body: { ...body, maxJobs: 6 } });
+    const again = await t.request('POST', '/api/v1/agent/register', {
+      token: res.body.secret,
+      body: { ...body, maxJobs: 6 },
+    });
     expect(again.status).toBe(200);
     expect(again.body.secret).toBeUndefined();
     expect(again.body.agent).toMatchObject({ id: res.body.agent.id, maxJobs: 6 });
@@ -33,7 +55,12 @@ describe('register', () => {
     const join = await t.joinToken();
     const res = await t.request('POST', '/api/v1/agent/register', {
       token: join,
-      body: { name: 'dup', capabilities: [], resources: { cpu: 1, memoryMb: 1, gpus: [] }, maxJobs: 1 },
+      body: {
+        name: 'dup',
+        capabilities: [],
+        resources: { cpu: 1, memoryMb: 1, gpus: [] },
+        maxJobs: 1,
+      },
     });
     expect(res.status).toBe(409);
     expect(res.body.error.code).toBe('AGENT_NAME_TAKEN');
@@ -42,9 +69,20 @@ describe('register', () => {
 
   it('a single-use join token registers one agent only', async () => {
     const join = await t.joinToken({ singleUse: true });
-    const body = (name: string) => ({ name, capabilities: [], resources: { cpu: 1, memoryMb: 1, gpus: [] }, maxJobs: 1 });
-    expect((await t.request('POST', '/api/v1/agent/register', { token: join, body: body('one') })).status).toBe(201);
-    const second = await t.request('POST', '/api/v1/agent/register', { token: join, body: body('two') });
+    const body = (name: string) => ({
+      name,
+      capabilities: [],
+      resources: { cpu: 1, memoryMb: 1, gpus: [] },
+      maxJobs: 1,
+    });
+    expect(
+      (await t.request('POST', '/api/v1/agent/register', { token: join, body: body('one') }))
+        .status,
+    ).toBe(201);
+    const second = await t.request('POST', '/api/v1/agent/register', {
+      token: join,
+      body: body('two'),
+    });
     expect(second.status).toBe(401);
   });
 
@@ -53,7 +91,12 @@ describe('register', () => {
     t.clock.advance(11_000);
     const res = await t.request('POST', '/api/v1/agent/register', {
       token: join,
-      body: { name: 'late', capabilities: [], resources: { cpu: 1, memoryMb: 1, gpus: [] }, maxJobs: 1 },
+      body: {
+        name: 'late',
+        capabilities: [],
+        resources: { cpu: 1, memoryMb: 1, gpus: [] },
+        maxJobs: 1,
+      },
     });
     expect(res.status).toBe(401);
     expect(res.body.error.message).toContain('expired');
@@ -63,11 +106,22 @@ describe('register', () => {
 describe('sync', () => {
   it('hands out several jobs at once, slim, with the payload as submitted', async () => {
     const agent = await t.registerAgent({ capabilities: ['task:thumb'] });
-    await t.request('POST', '/api/v1/jobs/batch', { body: { jobs: [1, 2, 3].map((n) => ({ task: 'thumb', input: { n }, env: { A: 'b' } })) } });
+    await t.request('POST', '/api/v1/jobs/batch', {
+      body: { jobs: [1, 2, 3].map((n) => ({ task: 'thumb', input: { n }, env: { A: 'b' } })) },
+    });
     const res = await agent.sync({ max: 10 });
     expect(res.jobs).toHaveLength(3);
-    expect(res.jobs.map((j) => j.payload)).toEqual([1, 2, 3].map((n) => ({ task: 'thumb', input: { n }, env: { A: 'b' } })));
-    expect(res.jobs[0]).toMatchObject({ attempt: 1, queue: 'default', name: 'thumb', cpu: 0, gpus: [], timeoutSec: 18_000 });
+    expect(res.jobs.map((j) => j.payload)).toEqual(
+      [1, 2, 3].map((n) => ({ task: 'thumb', input: { n }, env: { A: 'b' } })),
+    );
+    expect(res.jobs[0]).toMatchObject({
+      attempt: 1,
+      queue: 'default',
+      name: 'thumb',
+      cpu: 0,
+      gpus: [],
+      timeoutSec: 18_000,
+    });
     expect(new Set(res.jobs.map((j) => j.leaseId)).size).toBe(3);
     const running = await t.request('GET', '/api/v1/jobs', { query: { state: 'running' } });
     expect(running.body.jobs).toHaveLength(3);
@@ -100,14 +154,31 @@ describe('sync', () => {
     const [claim] = (await a.sync()).jobs;
 
     // Agent b cannot report on a's lease.
-    const foreign = await b.sync({ max: 0, completions: [{ jobId: job.id, leaseId: claim!.leaseId, outcome: 'succeeded' }] });
+    const foreign = await b.sync({
+      max: 0,
+      completions: [{ jobId: job.id, leaseId: claim!.leaseId, outcome: 'succeeded' }],
+    });
     expect(foreign.acks).toEqual([{ jobId: job.id, ok: false, code: 'LEASE_STALE' }]);
 
     // a's attempt fails, so the lease is gone; a late success is refused, 409 on the single route.
-    await a.sync({ max: 0, completions: [{ jobId: job.id, leaseId: claim!.leaseId, outcome: 'failed', exitCode: 2, error: { code: 'EXIT_NONZERO', message: 'exit 2' } }] });
+    await a.sync({
+      max: 0,
+      completions: [
+        {
+          jobId: job.id,
+          leaseId: claim!.leaseId,
+          outcome: 'failed',
+          exitCode: 2,
+          error: { code: 'EXIT_NONZERO', message: 'exit 2' },
+        },
+      ],
+    });
     const after = await t.request('GET', `/api/v1/jobs/${job.id}`);
     expect(after.body).toMatchObject({ state: 'scheduled', attempt: 2, exitCode: 2 });
-    const late = await t.request('POST', `/api/v1/agent/jobs/${job.id}/complete`, { token: a.secret, body: { leaseId: claim!.leaseId, outcome: 'succeeded' } });
+    const late = await t.request('POST', `/api/v1/agent/jobs/${job.id}/complete`, {
+      token: a.secret,
+      body: { leaseId: claim!.leaseId, outcome: 'succeeded' },
+    });
     expect(late.status).toBe(409);
     expect(late.body.error.code).toBe('LEASE_STALE');
     expect((await t.request('GET', `/api/v1/jobs/${job.id}`)).body).toEqual(after.body);
@@ -119,18 +190,34 @@ describe('sync', () => {
     const [claim] = (await a.sync()).jobs;
     const res = await t.request('POST', `/api/v1/agent/jobs/${job.id}/complete`, {
       token: a.secret,
-      body: { leaseId: claim!.leaseId, outcome: 'succeeded', result: [1, 2], usage: { wallSec: 1.5, cpuSec: 0.2, maxRssMb: 12 } },
+      body: {
+        leaseId: claim!.leaseId,
+        outcome: 'succeeded',
+        result: [1, 2],
+        usage: { wallSec: 1.5, cpuSec: 0.2, maxRssMb: 12 },
+      },
     });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ state: 'succeeded', result: [1, 2], usage: { wallSec: 1.5 }, agent: { id: a.id, name: a.name } });
+    expect(res.body).toMatchObject({
+      state: 'succeeded',
+      result: [1, 2],
+      usage: { wallSec: 1.5 },
+      agent: { id: a.id, name: a.name },
+    });
   });
 
   it('a handback requeues the job without burning the attempt', async () => {
     const a = await t.registerAgent({ capabilities: ['task:x'] });
     const job = await t.submit({ task: 'x' });
     const [claim] = (await a.sync()).jobs;
-    await a.sync({ max: 0, completions: [{ jobId: job.id, leaseId: claim!.leaseId, outcome: 'handback' }] });
-    expect((await t.request('GET', `/api/v1/jobs/${job.id}`)).body).toMatchObject({ state: 'queued', attempt: 1 });
+    await a.sync({
+      max: 0,
+      completions: [{ jobId: job.id, leaseId: claim!.leaseId, outcome: 'handback' }],
+    });
+    expect((await t.request('GET', `/api/v1/jobs/${job.id}`)).body).toMatchObject({
+      state: 'queued',
+      attempt: 1,
+    });
   });
 });
 
@@ -142,9 +229,17 @@ describe('heartbeat', () => {
     const claims = (await a.sync()).jobs;
     await t.request('POST', `/api/v1/jobs/${j1.id}/cancel`);
     await t.request('POST', `/api/v1/agents/${a.id}/drain`);
-    const res = await t.request('POST', '/api/v1/agent/heartbeat', { token: a.secret, body: { leases: [...claims.map((c) => c.leaseId), 'lease_gone'] } });
+    const res = await t.request('POST', '/api/v1/agent/heartbeat', {
+      token: a.secret,
+      body: { leases: [...claims.map((c) => c.leaseId), 'lease_gone'] },
+    });
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ stale: ['lease_gone'], cancel: [claims.find((c) => c.id === j1.id)!.leaseId], drain: true, leaseTimeoutMs: 5_000 });
+    expect(res.body).toEqual({
+      stale: ['lease_gone'],
+      cancel: [claims.find((c) => c.id === j1.id)!.leaseId],
+      drain: true,
+      leaseTimeoutMs: 5_000,
+    });
     expect((await t.request('GET', `/api/v1/agents/${a.id}`)).body.state).toBe('draining');
   });
 });
@@ -169,7 +264,10 @@ describe('logs and progress', () => {
     expect(res.body.stale).toEqual(['lease_old']);
     const text = await t.request('GET', `/api/v1/jobs/${job.id}/logs`);
     expect(text.text).toBe('one\ntwo\n');
-    expect((await t.request('GET', `/api/v1/jobs/${job.id}`)).body.progress).toEqual({ percent: 40, stage: 'encoding' });
+    expect((await t.request('GET', `/api/v1/jobs/${job.id}`)).body.progress).toEqual({
+      percent: 40,
+      stage: 'encoding',
+    });
   });
 });
 
@@ -183,8 +281,15 @@ describe('agents admin', () => {
     expect((await t.request('POST', `/api/v1/agents/${a.id}/resume`)).body.state).toBe('online');
     const revoked = await t.request('DELETE', `/api/v1/agents/${a.id}`);
     expect(revoked.body.state).toBe('revoked');
-    expect((await t.request('GET', `/api/v1/jobs/${job.id}`)).body).toMatchObject({ state: 'scheduled', attempt: 2, error: { code: 'AGENT_LOST' } });
-    const refused = await t.request('POST', '/api/v1/agent/sync', { token: a.secret, body: { max: 1, waitMs: 0 } });
+    expect((await t.request('GET', `/api/v1/jobs/${job.id}`)).body).toMatchObject({
+      state: 'scheduled',
+      attempt: 2,
+      error: { code: 'AGENT_LOST' },
+    });
+    const refused = await t.request('POST', '/api/v1/agent/sync', {
+      token: a.secret,
+      body: { max: 1, waitMs: 0 },
+    });
     expect(refused.status).toBe(401);
     expect((await t.request('GET', '/api/v1/agents/nope')).status).toBe(404);
   });

@@ -33,8 +33,12 @@ describe('submit', () => {
   });
 
   it('returns the first job, 200, for a repeated idempotency key', async () => {
-    const a = await t.request('POST', '/api/v1/jobs', { body: { task: 'x', idempotencyKey: 'k1' } });
-    const b = await t.request('POST', '/api/v1/jobs', { body: { task: 'x', idempotencyKey: 'k1', input: { other: 1 } } });
+    const a = await t.request('POST', '/api/v1/jobs', {
+      body: { task: 'x', idempotencyKey: 'k1' },
+    });
+    const b = await t.request('POST', '/api/v1/jobs', {
+      body: { task: 'x', idempotencyKey: 'k1', input: { other: 1 } },
+    });
     expect(a.status).toBe(201);
     expect(b.status).toBe(200);
     expect(b.body.id).toBe(a.body.id);
@@ -48,11 +52,15 @@ describe('submit', () => {
   });
 
   it('stores a batch in order, all or none', async () => {
-    const ok = await t.request('POST', '/api/v1/jobs/batch', { body: { jobs: [{ task: 'a' }, { task: 'b', priority: 'high' }] } });
+    const ok = await t.request('POST', '/api/v1/jobs/batch', {
+      body: { jobs: [{ task: 'a' }, { task: 'b', priority: 'high' }] },
+    });
     expect(ok.status).toBe(201);
     expect(ok.body.jobs.map((j: { task: string }) => j.task)).toEqual(['a', 'b']);
 
-    const bad = await t.request('POST', '/api/v1/jobs/batch', { body: { jobs: [{ task: 'c' }, { task: 'd', command: 'x' }] } });
+    const bad = await t.request('POST', '/api/v1/jobs/batch', {
+      body: { jobs: [{ task: 'c' }, { task: 'd', command: 'x' }] },
+    });
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe('VALIDATION_FAILED');
     expect(bad.body.error.details[0].field).toMatch(/^\/jobs\/1\//);
@@ -71,32 +79,61 @@ describe('submit', () => {
 describe('list', () => {
   it('filters by state, queue, agent, tag and name, newest first, with a cursor', async () => {
     for (let i = 0; i < 7; i++) {
-      await t.submit({ task: 'render', name: `frame-${i}`, queue: i % 2 ? 'odd' : 'even', tags: { shot: i < 3 ? 'a' : 'b' } });
+      await t.submit({
+        task: 'render',
+        name: `frame-${i}`,
+        queue: i % 2 ? 'odd' : 'even',
+        tags: { shot: i < 3 ? 'a' : 'b' },
+      });
       t.clock.advance(1);
     }
     const canceled = await t.submit({ task: 'render', name: 'to-cancel' });
     await t.request('POST', `/api/v1/jobs/${canceled.id}/cancel`);
 
-    const names = (r: { body: { jobs: Array<{ name: string }> } }) => r.body.jobs.map((j) => j.name);
-    expect(names(await t.request('GET', '/api/v1/jobs', { query: { queue: 'odd' } }))).toEqual(['frame-5', 'frame-3', 'frame-1']);
-    expect(names(await t.request('GET', '/api/v1/jobs', { query: { state: 'canceled' } }))).toEqual(['to-cancel']);
-    expect(names(await t.request('GET', '/api/v1/jobs', { query: { tag: 'shot:a' } }))).toEqual(['frame-2', 'frame-1', 'frame-0']);
-    expect(names(await t.request('GET', '/api/v1/jobs', { query: { q: 'cancel' } }))).toEqual(['to-cancel']);
+    const names = (r: { body: { jobs: Array<{ name: string }> } }) =>
+      r.body.jobs.map((j) => j.name);
+    expect(names(await t.request('GET', '/api/v1/jobs', { query: { queue: 'odd' } }))).toEqual([
+      'frame-5',
+      'frame-3',
+      'frame-1',
+    ]);
+    expect(names(await t.request('GET', '/api/v1/jobs', { query: { state: 'canceled' } }))).toEqual(
+      ['to-cancel'],
+    );
+    expect(names(await t.request('GET', '/api/v1/jobs', { query: { tag: 'shot:a' } }))).toEqual([
+      'frame-2',
+      'frame-1',
+      'frame-0',
+    ]);
+    expect(names(await t.request('GET', '/api/v1/jobs', { query: { q: 'cancel' } }))).toEqual([
+      'to-cancel',
+    ]);
 
     const seen: string[] = [];
     let cursor: string | undefined;
     do {
-      const page = await t.request('GET', '/api/v1/jobs', { query: { limit: '3', ...(cursor && { cursor }) } });
+      const page = await t.request('GET', '/api/v1/jobs', {
+        query: { limit: '3', ...(cursor && { cursor }) },
+      });
       expect(page.status).toBe(200);
       seen.push(...names(page));
       cursor = page.body.nextCursor ?? undefined;
     } while (cursor);
-    expect(seen).toEqual(['to-cancel', 'frame-6', 'frame-5', 'frame-4', 'frame-3', 'frame-2', 'frame-1', 'frame-0']);
+    expect(seen).toEqual([
+      'to-cancel',
+      'frame-6',
+      'frame-5',
+      'frame-4',
+      'frame-3',
+      'frame-2',
+      'frame-1',
+      'frame-0',
+    ]);
   });
 
   it('filters by the agent that ran the job', async () => {
     const a = await t.registerAgent({ name: 'box-a', capabilities: ['task:x'] });
-    const job = await t.submit({ task: 'x', requires: {} , targetAgent: 'box-a' });
+    const job = await t.submit({ task: 'x', requires: {}, targetAgent: 'box-a' });
     await t.submit({ task: 'y' });
     await a.sync({ max: 1 });
     const res = await t.request('GET', '/api/v1/jobs', { query: { agent: 'box-a' } });
@@ -126,7 +163,14 @@ describe('cancel and retry', () => {
     expect(next.cancel).toEqual([claimed!.leaseId]);
     const done = await agent.sync({
       max: 0,
-      completions: [{ jobId: job.id, leaseId: claimed!.leaseId, outcome: 'failed', error: { code: 'CANCELED', message: 'killed' } }],
+      completions: [
+        {
+          jobId: job.id,
+          leaseId: claimed!.leaseId,
+          outcome: 'failed',
+          error: { code: 'CANCELED', message: 'killed' },
+        },
+      ],
     });
     expect(done.acks).toEqual([{ jobId: job.id, ok: true }]);
     expect((await t.request('GET', `/api/v1/jobs/${job.id}`)).body.state).toBe('canceled');
@@ -136,9 +180,22 @@ describe('cancel and retry', () => {
     const agent = await t.registerAgent({ capabilities: ['task:x'] });
     const job = await t.submit({ task: 'x' });
     const [c] = (await agent.sync()).jobs;
-    await agent.sync({ max: 0, completions: [{ jobId: job.id, leaseId: c!.leaseId, outcome: 'failed', error: { code: 'TASK_FAILED', message: 'boom' } }] });
+    await agent.sync({
+      max: 0,
+      completions: [
+        {
+          jobId: job.id,
+          leaseId: c!.leaseId,
+          outcome: 'failed',
+          error: { code: 'TASK_FAILED', message: 'boom' },
+        },
+      ],
+    });
     const failed = await t.request('GET', `/api/v1/jobs/${job.id}`);
-    expect(failed.body).toMatchObject({ state: 'failed', error: { code: 'TASK_FAILED', message: 'boom' } });
+    expect(failed.body).toMatchObject({
+      state: 'failed',
+      error: { code: 'TASK_FAILED', message: 'boom' },
+    });
     const retried = await t.request('POST', `/api/v1/jobs/${job.id}/retry`);
     expect(retried.status).toBe(200);
     expect(retried.body).toMatchObject({ state: 'queued', attempt: 2 });
@@ -164,23 +221,39 @@ describe('cancel and retry', () => {
 describe('waiting', () => {
   it('POST ?wait= holds until the job is terminal (200), or answers 202 on timeout', async () => {
     const agent = await t.registerAgent({ capabilities: ['task:x'] });
-    const pending = t.request('POST', '/api/v1/jobs', { body: { task: 'x' }, query: { wait: '5' } });
+    const pending = t.request('POST', '/api/v1/jobs', {
+      body: { task: 'x' },
+      query: { wait: '5' },
+    });
     const { jobs } = await agent.sync({ max: 1, waitMs: 2_000 });
-    await agent.sync({ max: 0, completions: [{ jobId: jobs[0]!.id, leaseId: jobs[0]!.leaseId, outcome: 'succeeded', result: { ok: 1 } }] });
+    await agent.sync({
+      max: 0,
+      completions: [
+        { jobId: jobs[0]!.id, leaseId: jobs[0]!.leaseId, outcome: 'succeeded', result: { ok: 1 } },
+      ],
+    });
     const res = await pending;
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ state: 'succeeded', result: { ok: 1 } });
 
-    const live = await t.request('POST', '/api/v1/jobs', { body: { task: 'x' }, query: { wait: '0.05' } });
+    const live = await t.request('POST', '/api/v1/jobs', {
+      body: { task: 'x' },
+      query: { wait: '0.05' },
+    });
     expect(live.status).toBe(202);
     expect(live.body.state).toBe('queued');
   });
 
   it('GET /wait returns at once for a finished job and 202 for a live one after the timeout', async () => {
     const job = await t.submit({ task: 'x' });
-    expect((await t.request('GET', `/api/v1/jobs/${job.id}/wait`, { query: { timeoutSec: '0.05' } })).status).toBe(202);
+    expect(
+      (await t.request('GET', `/api/v1/jobs/${job.id}/wait`, { query: { timeoutSec: '0.05' } }))
+        .status,
+    ).toBe(202);
     await t.request('POST', `/api/v1/jobs/${job.id}/cancel`);
-    const res = await t.request('GET', `/api/v1/jobs/${job.id}/wait`, { query: { timeoutSec: '5' } });
+    const res = await t.request('GET', `/api/v1/jobs/${job.id}/wait`, {
+      query: { timeoutSec: '5' },
+    });
     expect(res.status).toBe(200);
     expect(res.body.state).toBe('canceled');
   });

@@ -10,7 +10,11 @@ describe('lease expiry', () => {
   it('an agent that stops heartbeating loses its jobs: retried as attempt+1, or AGENT_LOST when none are left', async () => {
     t = await createTestServer({ leaseTimeoutMs: 5_000 });
     const a = await t.registerAgent({ capabilities: ['task:x'] });
-    const retried = await t.submit({ task: 'x', maxAttempts: 2, backoff: { type: 'fixed', delaySec: 10 } });
+    const retried = await t.submit({
+      task: 'x',
+      maxAttempts: 2,
+      backoff: { type: 'fixed', delaySec: 10 },
+    });
     const lost = await t.submit({ task: 'x', maxAttempts: 1 });
     await a.sync();
 
@@ -22,8 +26,16 @@ describe('lease expiry', () => {
     const reaped = await t.app.offload.maintenance.reapNow();
     expect(reaped.map((j) => j.id).sort()).toEqual([retried.id, lost.id].sort());
 
-    expect((await t.request('GET', `/api/v1/jobs/${retried.id}`)).body).toMatchObject({ state: 'scheduled', attempt: 2, error: { code: 'AGENT_LOST' } });
-    expect((await t.request('GET', `/api/v1/jobs/${lost.id}`)).body).toMatchObject({ state: 'failed', attempt: 1, error: { code: 'AGENT_LOST' } });
+    expect((await t.request('GET', `/api/v1/jobs/${retried.id}`)).body).toMatchObject({
+      state: 'scheduled',
+      attempt: 2,
+      error: { code: 'AGENT_LOST' },
+    });
+    expect((await t.request('GET', `/api/v1/jobs/${lost.id}`)).body).toMatchObject({
+      state: 'failed',
+      attempt: 1,
+      error: { code: 'AGENT_LOST' },
+    });
     expect((await t.request('GET', `/api/v1/agents/${a.id}`)).body.state).toBe('offline');
 
     // After the backoff the job is queued again and another agent runs attempt 2.
@@ -41,14 +53,20 @@ describe('lease expiry', () => {
     const [claim] = (await a.sync()).jobs;
     for (let i = 0; i < 5; i++) {
       t.clock.advance(3_000);
-      await t.request('POST', '/api/v1/agent/heartbeat', { token: a.secret, body: { leases: [claim!.leaseId] } });
+      await t.request('POST', '/api/v1/agent/heartbeat', {
+        token: a.secret,
+        body: { leases: [claim!.leaseId] },
+      });
       expect(await t.app.offload.maintenance.reapNow()).toEqual([]);
     }
     // The agent comes back after going offline: it is online again.
     t.clock.advance(6_000);
     await t.app.offload.maintenance.reapNow();
     expect((await t.request('GET', `/api/v1/agents/${a.id}`)).body.state).toBe('offline');
-    const hb = await t.request('POST', '/api/v1/agent/heartbeat', { token: a.secret, body: { leases: [claim!.leaseId] } });
+    const hb = await t.request('POST', '/api/v1/agent/heartbeat', {
+      token: a.secret,
+      body: { leases: [claim!.leaseId] },
+    });
     expect(hb.body.stale).toEqual([claim!.leaseId]);
     expect((await t.request('GET', `/api/v1/agents/${a.id}`)).body.state).toBe('online');
   });
@@ -65,7 +83,10 @@ describe('due times', () => {
 
     t.clock.advance(10_000);
     await t.app.offload.maintenance.dueNow();
-    expect((await t.request('GET', `/api/v1/jobs/${urgent.id}`)).body).toMatchObject({ state: 'expired', error: { code: 'EXPIRED' } });
+    expect((await t.request('GET', `/api/v1/jobs/${urgent.id}`)).body).toMatchObject({
+      state: 'expired',
+      error: { code: 'EXPIRED' },
+    });
     expect((await t.request('GET', `/api/v1/jobs/${delayed.id}`)).body.state).toBe('scheduled');
 
     t.clock.advance(20_000);
@@ -86,7 +107,10 @@ describe('due times', () => {
     // The agent keeps heartbeating, so only the backstop can end it.
     await t.request('POST', '/api/v1/agent/heartbeat', { token: a.secret, body: { leases: [] } });
     await t.app.offload.maintenance.dueNow();
-    expect((await t.request('GET', `/api/v1/jobs/${job.id}`)).body).toMatchObject({ state: 'failed', error: { code: 'TIMEOUT' } });
+    expect((await t.request('GET', `/api/v1/jobs/${job.id}`)).body).toMatchObject({
+      state: 'failed',
+      error: { code: 'TIMEOUT' },
+    });
   });
 
   it('retention deletes finished jobs older than the retention period', async () => {

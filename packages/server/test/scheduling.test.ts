@@ -12,7 +12,11 @@ describe('matching', () => {
   it('gives each job only to agents that have every capability, the target name and the pool', async () => {
     t = await createTestServer();
     const plain = await t.registerAgent({ name: 'plain', capabilities: ['task:x'] });
-    const gpu = await t.registerAgent({ name: 'gpu', capabilities: ['task:x', 'gpu', 'cuda'], pools: ['render'] });
+    const gpu = await t.registerAgent({
+      name: 'gpu',
+      capabilities: ['task:x', 'gpu', 'cuda'],
+      pools: ['render'],
+    });
     const needsGpu = await t.submit({ task: 'x', requires: { capabilities: ['gpu', 'cuda'] } });
     const targeted = await t.submit({ task: 'x', targetAgent: 'plain' });
     const pooled = await t.submit({ task: 'x', pool: 'render' });
@@ -25,7 +29,14 @@ describe('matching', () => {
     t = await createTestServer();
     const a = await t.registerAgent({
       capabilities: ['task:x'],
-      resources: { cpu: 2, memoryMb: 1_000, gpus: [{ index: 0, model: 'big', memoryMb: 48_000 }, { index: 1, model: 'small', memoryMb: 8_000 }] },
+      resources: {
+        cpu: 2,
+        memoryMb: 1_000,
+        gpus: [
+          { index: 0, model: 'big', memoryMb: 48_000 },
+          { index: 1, model: 'small', memoryMb: 8_000 },
+        ],
+      },
     });
     const heavy = await t.submit({ task: 'x', requires: { cpu: 1.5, memoryMb: 600 } });
     const light = await t.submit({ task: 'x', requires: { cpu: 0.5, memoryMb: 300 } });
@@ -34,7 +45,9 @@ describe('matching', () => {
     expect(ids(first)).toEqual([heavy.id, light.id]);
     expect(ids(await a.sync())).toEqual([]);
     const done = first.jobs.find((j) => j.id === heavy.id)!;
-    const second = await a.sync({ completions: [{ jobId: heavy.id, leaseId: done.leaseId, outcome: 'succeeded' }] });
+    const second = await a.sync({
+      completions: [{ jobId: heavy.id, leaseId: done.leaseId, outcome: 'succeeded' }],
+    });
     expect(ids(second)).toEqual([tooMuchMem.id]);
 
     const bigGpu = await t.submit({ task: 'x', requires: { gpus: 1, gpuMemoryMb: 40_000 } });
@@ -49,7 +62,9 @@ describe('matching', () => {
   it('respects maxJobs', async () => {
     t = await createTestServer();
     const a = await t.registerAgent({ capabilities: ['task:x'], maxJobs: 2 });
-    await t.request('POST', '/api/v1/jobs/batch', { body: { jobs: [{ task: 'x' }, { task: 'x' }, { task: 'x' }] } });
+    await t.request('POST', '/api/v1/jobs/batch', {
+      body: { jobs: [{ task: 'x' }, { task: 'x' }, { task: 'x' }] },
+    });
     expect((await a.sync({ max: 10 })).jobs).toHaveLength(2);
     expect((await a.sync({ max: 10 })).jobs).toHaveLength(0);
   });
@@ -58,19 +73,38 @@ describe('matching', () => {
     t = await createTestServer();
     const a = await t.registerAgent({ capabilities: ['task:x'], maxJobs: 100 });
     const order: Array<[string, string]> = [];
-    for (const [i, p] of ['low', 'normal', 'critical', 'high', 'normal', 'critical', 'low'].entries()) {
+    for (const [i, p] of [
+      'low',
+      'normal',
+      'critical',
+      'high',
+      'normal',
+      'critical',
+      'low',
+    ].entries()) {
       const j = await t.submit({ task: 'x', priority: p, name: `${p}-${i}` });
       order.push([j.id, j.name]);
       t.clock.advance(1);
     }
     const names = (await a.sync({ max: 100 })).jobs.map((j) => j.name);
-    expect(names).toEqual(['critical-2', 'critical-5', 'high-3', 'normal-1', 'normal-4', 'low-0', 'low-6']);
+    expect(names).toEqual([
+      'critical-2',
+      'critical-5',
+      'high-3',
+      'normal-1',
+      'normal-4',
+      'low-0',
+      'low-6',
+    ]);
   });
 
   it('does not hand out jobs of a paused queue until it is resumed', async () => {
     t = await createTestServer();
     const a = await t.registerAgent({ capabilities: ['task:x'] });
-    expect((await t.request('POST', '/api/v1/queues/night/pause')).body).toMatchObject({ name: 'night', paused: true });
+    expect((await t.request('POST', '/api/v1/queues/night/pause')).body).toMatchObject({
+      name: 'night',
+      paused: true,
+    });
     const job = await t.submit({ task: 'x', queue: 'night' });
     expect(ids(await a.sync())).toEqual([]);
     const pending = a.sync({ waitMs: 3_000 });
@@ -78,14 +112,19 @@ describe('matching', () => {
     await t.request('POST', '/api/v1/queues/night/resume');
     expect(ids(await pending)).toEqual([job.id]);
     const queues = await t.request('GET', '/api/v1/queues');
-    expect(queues.body.queues.find((q: { name: string }) => q.name === 'night')).toMatchObject({ paused: false, counts: { running: 1 } });
+    expect(queues.body.queues.find((q: { name: string }) => q.name === 'night')).toMatchObject({
+      paused: false,
+      counts: { running: 1 },
+    });
   });
 
   it('two concurrent claimers never get the same job', async () => {
     t = await createTestServer();
     const a = await t.registerAgent({ capabilities: ['task:x'], maxJobs: 1_000 });
     const b = await t.registerAgent({ capabilities: ['task:x'], maxJobs: 1_000 });
-    await t.request('POST', '/api/v1/jobs/batch', { body: { jobs: Array.from({ length: 300 }, () => ({ task: 'x' })) } });
+    await t.request('POST', '/api/v1/jobs/batch', {
+      body: { jobs: Array.from({ length: 300 }, () => ({ task: 'x' })) },
+    });
     const got: string[] = [];
     for (let round = 0; round < 10; round++) {
       const [ra, rb] = await Promise.all([a.sync({ max: 17 }), b.sync({ max: 23 })]);
@@ -99,7 +138,12 @@ describe('matching', () => {
 describe('tiers', () => {
   it('a lower tier leaves work to a free higher tier for the grace period, then takes it', async () => {
     t = await createTestServer({ tierGraceMs: 2_000 });
-    const fast = await t.registerAgent({ name: 'fast', tier: 2, capabilities: ['task:x'], maxJobs: 1 });
+    const fast = await t.registerAgent({
+      name: 'fast',
+      tier: 2,
+      capabilities: ['task:x'],
+      maxJobs: 1,
+    });
     const slow = await t.registerAgent({ name: 'slow', tier: 1, capabilities: ['task:x'] });
     const job = await t.submit({ task: 'x' });
     expect(ids(await slow.sync())).toEqual([]);

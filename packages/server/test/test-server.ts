@@ -5,7 +5,14 @@ import { createManualClock, type ManualClock } from '@offload/core';
 import type { AgentRegister, Job, KeyCreated, Scope } from '@offload/protocol';
 import { openSqliteStore, type Store } from '@offload/store';
 import pino from 'pino';
-import { buildApp, hashSecret, newSecret, resolveServerConfig, type App, type RawConfig } from '@offload/server';
+import {
+  buildApp,
+  hashSecret,
+  newSecret,
+  resolveServerConfig,
+  type App,
+  type RawConfig,
+} from '@offload/server';
 
 /**
  * A real server over a real SQLite file in a temp dir, driven with `app.inject()` and a
@@ -38,17 +45,34 @@ export interface TestAgent {
 }
 
 export interface SyncBody {
-  jobs: Array<{ id: string; leaseId: string; attempt: number; gpus: number[]; payload: Record<string, unknown>; name: string; queue: string; cpu: number; memoryMb: number; timeoutSec: number }>;
+  jobs: Array<{
+    id: string;
+    leaseId: string;
+    attempt: number;
+    gpus: number[];
+    payload: Record<string, unknown>;
+    name: string;
+    queue: string;
+    cpu: number;
+    memoryMb: number;
+    timeoutSec: number;
+  }>;
   acks: Array<{ jobId: string; ok: boolean; code?: string }>;
   cancel: string[];
   drain: boolean;
 }
 
-export async function createTestServer(config: RawConfig = {}, options: { startMaintenance?: boolean } = {}): Promise<TestServer> {
+export async function createTestServer(
+  config: RawConfig = {},
+  options: { startMaintenance?: boolean } = {},
+): Promise<TestServer> {
   const dir = mkdtempSync(path.join(tmpdir(), 'offload-test-'));
   const store = await openSqliteStore({ path: path.join(dir, 'offload.db') });
   const clock = createManualClock(Date.now());
-  const resolved = resolveServerConfig({ dataDir: dir, leaseTimeoutMs: 5_000, tierGraceMs: 0, ...config }, {});
+  const resolved = resolveServerConfig(
+    { dataDir: dir, leaseTimeoutMs: 5_000, tierGraceMs: 0, ...config },
+    {},
+  );
   // OFFLOAD_TEST_LOG=debug shows the server's log while a test runs.
   const level = process.env.OFFLOAD_TEST_LOG;
   const app = await buildApp({
@@ -112,7 +136,8 @@ export async function createTestServer(config: RawConfig = {}, options: { startM
     dir,
     adminToken,
     request,
-    createKey: (scopes, extra = {}) => created({ kind: 'api-key', name: `key-${scopes.join('-')}`, scopes, ...extra }),
+    createKey: (scopes, extra = {}) =>
+      created({ kind: 'api-key', name: `key-${scopes.join('-')}`, scopes, ...extra }),
     joinToken: (extra = {}) => created({ kind: 'join-token', name: 'join', ...extra }),
     async registerAgent(overrides = {}) {
       const join = await server.joinToken();
@@ -133,7 +158,11 @@ export async function createTestServer(config: RawConfig = {}, options: { startM
         async sync(b = {}) {
           const r = await request<SyncBody>('POST', '/api/v1/agent/sync', {
             token: secret,
-            body: { max: b.max ?? 10, waitMs: b.waitMs ?? 0, ...(b.completions && { completions: b.completions }) },
+            body: {
+              max: b.max ?? 10,
+              waitMs: b.waitMs ?? 0,
+              ...(b.completions && { completions: b.completions }),
+            },
           });
           if (r.status !== 200) throw new Error(`sync failed: ${r.status} ${r.text}`);
           return r.body;
@@ -141,8 +170,12 @@ export async function createTestServer(config: RawConfig = {}, options: { startM
       };
     },
     async submit(spec, token) {
-      const res = await request<Job>('POST', '/api/v1/jobs', { body: spec, ...(token !== undefined && { token }) });
-      if (res.status !== 201 && res.status !== 200) throw new Error(`submit failed: ${res.status} ${res.text}`);
+      const res = await request<Job>('POST', '/api/v1/jobs', {
+        body: spec,
+        ...(token !== undefined && { token }),
+      });
+      if (res.status !== 201 && res.status !== 200)
+        throw new Error(`submit failed: ${res.status} ${res.text}`);
       return res.body;
     },
     async close() {

@@ -105,13 +105,22 @@ export interface Store {
    */
   logsAppend(p: {
     agentId: string;
-    chunks: ReadonlyArray<{ jobId: string; leaseId: string; stream: 'stdout' | 'stderr'; data: string }>;
+    chunks: ReadonlyArray<{
+      jobId: string;
+      leaseId: string;
+      stream: 'stdout' | 'stderr';
+      data: string;
+    }>;
     capBytes: number;
     now: number;
   }): Promise<{ stale: string[]; appended: LogChunk[] }>;
 
   /** Chunks of a job after `afterSeq` (exclusive), in order, up to `limit`. Throws JOB_NOT_FOUND for an unknown job. */
-  logsRead(p: { jobId: string; afterSeq?: number; limit?: number }): Promise<{ chunks: LogChunk[]; truncated: boolean }>;
+  logsRead(p: {
+    jobId: string;
+    afterSeq?: number;
+    limit?: number;
+  }): Promise<{ chunks: LogChunk[]; truncated: boolean }>;
 
   // ---- agents -----------------------------------------------------------------------
 
@@ -124,14 +133,21 @@ export interface Store {
   agentGetByName(p: { name: string }): Promise<AgentRecord | null>;
   agentsList(p: { includeRevoked?: boolean }): Promise<AgentRecord[]>;
   /** Sets state and/or lastSeenAt. Returns the agent, or null if unknown. */
-  agentUpdate(p: { id: string; state?: AgentRecord['state']; lastSeenAt?: number }): Promise<AgentRecord | null>;
+  agentUpdate(p: {
+    id: string;
+    state?: AgentRecord['state'];
+    lastSeenAt?: number;
+  }): Promise<AgentRecord | null>;
 
   /**
    * Lease reaping: agents (online or draining) not seen since `seenBefore` go offline, and
    * each of their running attempts is lost (core loseAttempt: retried as attempt + 1 after
    * backoff, or failed with AGENT_LOST). Returns what changed.
    */
-  agentsReap(p: { seenBefore: number; now: number }): Promise<{ agents: AgentRecord[]; jobs: JobRecord[] }>;
+  agentsReap(p: {
+    seenBefore: number;
+    now: number;
+  }): Promise<{ agents: AgentRecord[]; jobs: JobRecord[] }>;
 
   /** Revokes an agent and loses its running attempts at once. */
   agentRevoke(p: { id: string; now: number }): Promise<{ agent: AgentRecord; jobs: JobRecord[] }>;

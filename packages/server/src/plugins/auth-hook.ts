@@ -1,6 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '@offload/protocol';
-import { authorize, type AuthRule, type AuthService, type Principal } from '../services/auth-service.js';
+import {
+  authorize,
+  type AuthRule,
+  type AuthService,
+  type Principal,
+} from '../services/auth-service.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {

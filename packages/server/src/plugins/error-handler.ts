@@ -18,34 +18,64 @@ export function installErrorHandler(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) =>
     reply
       .status(404)
-      .send(new ApiError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}; see /docs for the API`).toBody()),
+      .send(
+        new ApiError(
+          'NOT_FOUND',
+          `no route ${request.method} ${request.url.split('?')[0]}; see /docs for the API`,
+        ).toBody(),
+      ),
   );
 }
 
-export function toApiError(err: FastifyError & { validationContext?: string }, requestId: string): ApiError {
+export function toApiError(
+  err: FastifyError & { validationContext?: string },
+  requestId: string,
+): ApiError {
   if (err instanceof ApiError) return err;
   if (err.validation) {
-    const details: FieldProblem[] = fieldProblems(err.validation as never, err.validationContext ?? 'body');
+    const details: FieldProblem[] = fieldProblems(
+      err.validation as never,
+      err.validationContext ?? 'body',
+    );
     const first = details[0];
-    return new ApiError('VALIDATION_FAILED', first ? `${first.field}: ${first.message}` : 'the request is invalid', { details });
+    return new ApiError(
+      'VALIDATION_FAILED',
+      first ? `${first.field}: ${first.message}` : 'the request is invalid',
+      { details },
+    );
   }
   switch (err.code) {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return new ApiError('VALIDATION_FAILED', `the body is not valid JSON: ${err.message}`, { details: [{ field: 'body', message: 'is not valid JSON' }] });
+      return new ApiError('VALIDATION_FAILED', `the body is not valid JSON: ${err.message}`, {
+        details: [{ field: 'body', message: 'is not valid JSON' }],
+      });
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return new ApiError('VALIDATION_FAILED', 'the body is empty; send a JSON object', { details: [{ field: 'body', message: 'is empty' }] });
+      return new ApiError('VALIDATION_FAILED', 'the body is empty; send a JSON object', {
+        details: [{ field: 'body', message: 'is empty' }],
+      });
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new ApiError('PAYLOAD_TOO_LARGE', 'the body is over the size limit; split it into smaller requests');
+      return new ApiError(
+        'PAYLOAD_TOO_LARGE',
+        'the body is over the size limit; split it into smaller requests',
+      );
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new ApiError('UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json');
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new ApiError('VALIDATION_FAILED', 'Content-Length does not match the body');
   }
-  if (err instanceof SyntaxError) return new ApiError('VALIDATION_FAILED', `the body is not valid JSON: ${err.message}`);
-  if (isStoreUnavailable(err)) return new ApiError('NOT_READY', `the store is unavailable (${err.code ?? err.message}); retry shortly`, { cause: err });
+  if (err instanceof SyntaxError)
+    return new ApiError('VALIDATION_FAILED', `the body is not valid JSON: ${err.message}`);
+  if (isStoreUnavailable(err))
+    return new ApiError(
+      'NOT_READY',
+      `the store is unavailable (${err.code ?? err.message}); retry shortly`,
+      { cause: err },
+    );
   const status = err.statusCode ?? 500;
   if (status >= 400 && status < 500) return new ApiError('VALIDATION_FAILED', err.message);
-  return new ApiError('INTERNAL', `internal error; quote request id ${requestId} to the operator`, { cause: err });
+  return new ApiError('INTERNAL', `internal error; quote request id ${requestId} to the operator`, {
+    cause: err,
+  });
 }
 
 /** Errors that mean "the database cannot serve now", not "this request is wrong". */

@@ -9,7 +9,13 @@ import type { FieldProblem } from '@offload/protocol';
  * booleans there are coerced from their text form.
  */
 export function installValidators(app: FastifyInstance): void {
-  const base: Options = { allErrors: false, removeAdditional: false, useDefaults: false, strict: false, messages: true };
+  const base: Options = {
+    allErrors: false,
+    removeAdditional: false,
+    useDefaults: false,
+    strict: false,
+    messages: true,
+  };
   const strict = addFormats.default(new Ajv({ ...base, coerceTypes: false }));
   const coercing = addFormats.default(new Ajv({ ...base, coerceTypes: true }));
   app.setValidatorCompiler(({ schema, httpPart }) => {

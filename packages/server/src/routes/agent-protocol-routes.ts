@@ -22,7 +22,13 @@ import { jobView } from '../services/views.js';
 import { agentWithRunning } from './agents-routes.js';
 import type { App, Services } from './route-context.js';
 
-const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchema, 404: ErrorBodySchema, 409: ErrorBodySchema };
+const errors = {
+  400: ErrorBodySchema,
+  401: ErrorBodySchema,
+  403: ErrorBodySchema,
+  404: ErrorBodySchema,
+  409: ErrorBodySchema,
+};
 
 /**
  * The agent side of the API (docs/reference/agent-protocol.md): register, sync (claim long
@@ -34,15 +40,24 @@ export function agentProtocolRoutes(app: App, s: Services): void {
   /** The calling agent, refused if it was revoked since its credential was cached. */
   const liveAgent = async (agentId: string): Promise<AgentRecord> => {
     const agent = await s.dispatcher.agent(agentId);
-    if (!agent || agent.state === 'revoked') throw new ApiError('UNAUTHORIZED', 'this agent was revoked; register it again with a join token');
+    if (!agent || agent.state === 'revoked')
+      throw new ApiError(
+        'UNAUTHORIZED',
+        'this agent was revoked; register it again with a join token',
+      );
     return agent;
   };
 
   /** Records that the agent is alive (at most one write a second) and brings an offline agent back. */
-  const seen = async (agent: AgentRecord, wantsDrain = false, force = false): Promise<AgentRecord> => {
+  const seen = async (
+    agent: AgentRecord,
+    wantsDrain = false,
+    force = false,
+  ): Promise<AgentRecord> => {
     const now = s.clock.now();
     const state = agentSeen(agent, wantsDrain);
-    if (state === agent.state && !force && !s.dispatcher.shouldRecordSeen(agent.id, now)) return agent;
+    if (state === agent.state && !force && !s.dispatcher.shouldRecordSeen(agent.id, now))
+      return agent;
     const updated = (await s.store.agentUpdate({ id: agent.id, state, lastSeenAt: now })) ?? agent;
     if (state !== agent.state) {
       s.dispatcher.agentChanged(updated);
@@ -56,7 +71,8 @@ export function agentProtocolRoutes(app: App, s: Services): void {
     schema: {
       tags: ['agent protocol'],
       summary: 'Register an agent (join token) or update its registration (its own credential)',
-      description: 'With a join token: creates the agent and returns its credential `secret` once (201). With the agent credential: updates what the agent advertises after a restart (200). A name used by another live agent: 409 AGENT_NAME_TAKEN.',
+      description:
+        'With a join token: creates the agent and returns its credential `secret` once (201). With the agent credential: updates what the agent advertises after a restart (200). A name used by another live agent: 409 AGENT_NAME_TAKEN.',
       body: AgentRegisterSchema,
       response: { 200: AgentRegisteredSchema, 201: AgentRegisteredSchema, ...errors },
     },
@@ -80,22 +96,40 @@ export function agentProtocolRoutes(app: App, s: Services): void {
       if (principal.kind === 'agent') {
         const existing = await liveAgent(principal.agentId);
         // A restart is the agent saying it is ready for work again.
-        const agent = await s.store.agentUpsert({ agent: { ...existing, ...info, state: 'online' } });
+        const agent = await s.store.agentUpsert({
+          agent: { ...existing, ...info, state: 'online' },
+        });
         s.dispatcher.agentChanged(agent);
         s.hub.agent('agent.online', agent);
-        return reply.status(200).send({ agent: await agentWithRunning(s, agent), leaseTimeoutMs: s.config.leaseTimeoutMs, heartbeatIntervalMs });
+        return reply
+          .status(200)
+          .send({
+            agent: await agentWithRunning(s, agent),
+            leaseTimeoutMs: s.config.leaseTimeoutMs,
+            heartbeatIntervalMs,
+          });
       }
-      if (principal.kind !== 'join-token') throw new ApiError('FORBIDDEN', 'registering needs a join token');
+      if (principal.kind !== 'join-token')
+        throw new ApiError('FORBIDDEN', 'registering needs a join token');
       const taken = await s.store.agentGetByName({ name: body.name });
       if (taken && taken.state !== 'revoked') {
-        throw new ApiError('AGENT_NAME_TAKEN', `agent name "${body.name}" is taken by agent ${taken.id}; choose another --name, or revoke the old agent (offload agents, DELETE /api/v1/agents/${taken.id})`);
+        throw new ApiError(
+          'AGENT_NAME_TAKEN',
+          `agent name "${body.name}" is taken by agent ${taken.id}; choose another --name, or revoke the old agent (offload agents, DELETE /api/v1/agents/${taken.id})`,
+        );
       }
       const token = principal.credential;
       if (token.singleUse) {
-        if (!(await s.store.credentialConsume({ id: token.id, now }))) throw new ApiError('UNAUTHORIZED', `single-use join token "${token.name}" was already used`);
+        if (!(await s.store.credentialConsume({ id: token.id, now })))
+          throw new ApiError(
+            'UNAUTHORIZED',
+            `single-use join token "${token.name}" was already used`,
+          );
         s.auth.forget(token.id);
       }
-      const agent = await s.store.agentUpsert({ agent: { id: newId('agt_'), state: 'online', createdAt: now, ...info } });
+      const agent = await s.store.agentUpsert({
+        agent: { id: newId('agt_'), state: 'online', createdAt: now, ...info },
+      });
       const secret = newSecret('agent');
       await s.store.credentialCreate({
         credential: {
@@ -117,7 +151,14 @@ export function agentProtocolRoutes(app: App, s: Services): void {
       });
       s.dispatcher.agentChanged(agent);
       s.hub.agent('agent.online', agent);
-      return reply.status(201).send({ agent: await agentWithRunning(s, agent), secret, leaseTimeoutMs: s.config.leaseTimeoutMs, heartbeatIntervalMs });
+      return reply
+        .status(201)
+        .send({
+          agent: await agentWithRunning(s, agent),
+          secret,
+          leaseTimeoutMs: s.config.leaseTimeoutMs,
+          heartbeatIntervalMs,
+        });
     },
   });
 
@@ -127,7 +168,8 @@ export function agentProtocolRoutes(app: App, s: Services): void {
     schema: {
       tags: ['agent protocol'],
       summary: 'Hand in finished attempts and wait for work (long poll)',
-      description: 'Applies `completions` (each fenced by its lease; see `acks`), then waits up to `waitMs` for up to `max` jobs that fit the agent. Returns early when work arrives, when one of its jobs is canceled (`cancel`), or when it is asked to drain.',
+      description:
+        'Applies `completions` (each fenced by its lease; see `acks`), then waits up to `waitMs` for up to `max` jobs that fit the agent. Returns early when work arrives, when one of its jobs is canceled (`cancel`), or when it is asked to drain.',
       body: SyncRequestSchema,
       response: { 200: SyncResponseSchema, ...errors, 413: ErrorBodySchema },
     },
@@ -140,7 +182,11 @@ export function agentProtocolRoutes(app: App, s: Services): void {
       let cancel = await s.store.leasesToCancel({ agentId: agent.id });
       let claimed: ClaimedAttempt[] = [];
       if (cancel.length === 0 && agent.state === 'online' && body.max > 0) {
-        const waitMs = Math.min(body.waitMs, s.config.maxClaimWaitMs, Math.floor(s.config.leaseTimeoutMs / 2));
+        const waitMs = Math.min(
+          body.waitMs,
+          s.config.maxClaimWaitMs,
+          Math.floor(s.config.leaseTimeoutMs / 2),
+        );
         const result = await s.dispatcher.claim(agent, body.max, waitMs);
         claimed = result.jobs;
         if (result.reason === 'poke') {
@@ -151,10 +197,16 @@ export function agentProtocolRoutes(app: App, s: Services): void {
       if (claimed.length > 0) s.jobs.started(claimed.map((c) => c.job));
       // Built by hand so the stored payload text goes out as is (no parse/stringify: −17 % server CPU at 500 jobs per claim).
       const jobsJson = claimed.map(claimedJobJson).join(',');
-      const acksJson = JSON.stringify(acks.map((a) => (a.ok ? { jobId: a.jobId, ok: true } : { jobId: a.jobId, ok: false, code: 'LEASE_STALE' })));
+      const acksJson = JSON.stringify(
+        acks.map((a) =>
+          a.ok ? { jobId: a.jobId, ok: true } : { jobId: a.jobId, ok: false, code: 'LEASE_STALE' },
+        ),
+      );
       return reply
         .type('application/json; charset=utf-8')
-        .send(`{"jobs":[${jobsJson}],"acks":${acksJson},"cancel":${JSON.stringify(cancel)},"drain":${agent.state === 'draining'}}` as never);
+        .send(
+          `{"jobs":[${jobsJson}],"acks":${acksJson},"cancel":${JSON.stringify(cancel)},"drain":${agent.state === 'draining'}}` as never,
+        );
     },
   });
 
@@ -163,19 +215,26 @@ export function agentProtocolRoutes(app: App, s: Services): void {
     schema: {
       tags: ['agent protocol'],
       summary: "Renew the agent's leases",
-      description: 'Keeps the agent and its leases alive. `stale`: leases that are no longer current — kill those process trees and report nothing. `cancel`: leases whose jobs were canceled. `drain`: stop taking work.',
+      description:
+        'Keeps the agent and its leases alive. `stale`: leases that are no longer current — kill those process trees and report nothing. `cancel`: leases whose jobs were canceled. `drain`: stop taking work.',
       body: HeartbeatRequestSchema,
       response: { 200: HeartbeatResponseSchema, ...errors },
     },
     handler: async (request) => {
       const principal = principalOf(request);
       if (principal.kind !== 'agent') throw new ApiError('FORBIDDEN', 'agents only');
-      const agent = await seen(await liveAgent(principal.agentId), request.body.draining ?? false, true);
+      const agent = await seen(
+        await liveAgent(principal.agentId),
+        request.body.draining ?? false,
+        true,
+      );
       const running = await s.store.jobsRunningOnAgent({ agentId: agent.id });
       const current = new Set(running.map((j) => j.leaseId));
       return {
         stale: request.body.leases.filter((l) => !current.has(l)),
-        cancel: running.filter((j) => j.cancelRequested && j.leaseId !== null).map((j) => j.leaseId!),
+        cancel: running
+          .filter((j) => j.cancelRequested && j.leaseId !== null)
+          .map((j) => j.leaseId!),
         drain: agent.state === 'draining',
         leaseTimeoutMs: s.config.leaseTimeoutMs,
       };
@@ -195,7 +254,11 @@ export function agentProtocolRoutes(app: App, s: Services): void {
       const principal = principalOf(request);
       if (principal.kind !== 'agent') throw new ApiError('FORBIDDEN', 'agents only');
       const agent = await liveAgent(principal.agentId);
-      const progress = (request.body.progress ?? []).map(({ jobId, leaseId, ...p }) => ({ jobId, leaseId, ...p }));
+      const progress = (request.body.progress ?? []).map(({ jobId, leaseId, ...p }) => ({
+        jobId,
+        leaseId,
+        ...p,
+      }));
       return { stale: await s.jobs.report(agent, request.body.logs ?? [], progress) };
     },
   });
@@ -205,7 +268,8 @@ export function agentProtocolRoutes(app: App, s: Services): void {
     schema: {
       tags: ['agent protocol'],
       summary: 'Report the outcome of one attempt',
-      description: '409 LEASE_STALE when the lease is no longer current: nothing changed, and the agent must drop the attempt.',
+      description:
+        '409 LEASE_STALE when the lease is no longer current: nothing changed, and the agent must drop the attempt.',
       params: IdParams,
       // Omit does not carry additionalProperties over: unknown fields (jobId among them) must still be refused.
       body: Type.Omit(CompletionSchema, ['jobId'], { additionalProperties: false }),
@@ -215,11 +279,17 @@ export function agentProtocolRoutes(app: App, s: Services): void {
       const principal = principalOf(request);
       if (principal.kind !== 'agent') throw new ApiError('FORBIDDEN', 'agents only');
       const agent = await liveAgent(principal.agentId);
-      const [result] = await s.jobs.complete(agent, [{ ...request.body, jobId: request.params.id }]);
+      const [result] = await s.jobs.complete(agent, [
+        { ...request.body, jobId: request.params.id },
+      ]);
       if (!result?.ok || !result.job) {
-        throw new ApiError('LEASE_STALE', `lease ${request.body.leaseId} is not the current lease of job ${request.params.id}; drop this attempt`, {
-          details: { jobId: request.params.id, leaseId: request.body.leaseId },
-        });
+        throw new ApiError(
+          'LEASE_STALE',
+          `lease ${request.body.leaseId} is not the current lease of job ${request.params.id}; drop this attempt`,
+          {
+            details: { jobId: request.params.id, leaseId: request.body.leaseId },
+          },
+        );
       }
       return jobView(result.job);
     },

@@ -1,14 +1,27 @@
 import { Type } from 'typebox';
 import { agentView } from '../services/views.js';
 import { drainAgent, resumeAgent, type AgentRecord } from '@offload/core';
-import { AgentListSchema, AgentSchema, ApiError, ErrorBodySchema, IdParams } from '@offload/protocol';
+import {
+  AgentListSchema,
+  AgentSchema,
+  ApiError,
+  ErrorBodySchema,
+  IdParams,
+} from '@offload/protocol';
 import type { App, Services } from './route-context.js';
 
-const errors = { 401: ErrorBodySchema, 403: ErrorBodySchema, 404: ErrorBodySchema, 409: ErrorBodySchema };
+const errors = {
+  401: ErrorBodySchema,
+  403: ErrorBodySchema,
+  404: ErrorBodySchema,
+  409: ErrorBodySchema,
+};
 
 /** An agent by id, or by name (the CLI's `offload drain NAME`). */
 async function findAgent(s: Services, idOrName: string): Promise<AgentRecord> {
-  const agent = (await s.store.agentGet({ id: idOrName })) ?? (await s.store.agentGetByName({ name: idOrName }));
+  const agent =
+    (await s.store.agentGet({ id: idOrName })) ??
+    (await s.store.agentGetByName({ name: idOrName }));
   if (!agent) throw new ApiError('AGENT_NOT_FOUND', `no agent with id or name "${idOrName}"`);
   return agent;
 }
@@ -23,18 +36,28 @@ export function agentsRoutes(app: App, s: Services): void {
     schema: {
       tags: ['agents'],
       summary: 'Agents with state, capabilities, resources (total and free) and running jobs',
-      querystring: Type.Object({ includeRevoked: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+      querystring: Type.Object(
+        { includeRevoked: Type.Optional(Type.Boolean()) },
+        { additionalProperties: false },
+      ),
       response: { 200: AgentListSchema, ...errors },
     },
     handler: async (request) => {
-      const agents = await s.store.agentsList({ includeRevoked: request.query.includeRevoked ?? false });
+      const agents = await s.store.agentsList({
+        includeRevoked: request.query.includeRevoked ?? false,
+      });
       return { agents: await Promise.all(agents.map((a) => agentWithRunning(s, a))) };
     },
   });
 
   app.get('/api/v1/agents/:id', {
     config: { auth: { scope: 'read' } },
-    schema: { tags: ['agents'], summary: 'One agent, by id or name', params: IdParams, response: { 200: AgentSchema, ...errors } },
+    schema: {
+      tags: ['agents'],
+      summary: 'One agent, by id or name',
+      params: IdParams,
+      response: { 200: AgentSchema, ...errors },
+    },
     handler: async (request) => agentWithRunning(s, await findAgent(s, request.params.id)),
   });
 
@@ -43,7 +66,14 @@ export function agentsRoutes(app: App, s: Services): void {
     const state = action === 'drain' ? drainAgent(agent) : resumeAgent(agent);
     const updated = (await s.store.agentUpdate({ id: agent.id, state })) ?? agent;
     s.dispatcher.agentChanged(updated);
-    s.hub.agent(state === 'draining' ? 'agent.draining' : state === 'online' ? 'agent.online' : 'agent.updated', updated);
+    s.hub.agent(
+      state === 'draining'
+        ? 'agent.draining'
+        : state === 'online'
+          ? 'agent.online'
+          : 'agent.updated',
+      updated,
+    );
     return agentWithRunning(s, updated);
   };
 
@@ -60,7 +90,12 @@ export function agentsRoutes(app: App, s: Services): void {
 
   app.post('/api/v1/agents/:id/resume', {
     config: { auth: { scope: 'admin' } },
-    schema: { tags: ['agents'], summary: 'Resume a drained agent', params: IdParams, response: { 200: AgentSchema, ...errors } },
+    schema: {
+      tags: ['agents'],
+      summary: 'Resume a drained agent',
+      params: IdParams,
+      response: { 200: AgentSchema, ...errors },
+    },
     handler: setState('resume'),
   });
 
@@ -69,13 +104,17 @@ export function agentsRoutes(app: App, s: Services): void {
     schema: {
       tags: ['agents'],
       summary: 'Revoke an agent',
-      description: 'Its credential stops working at once and the jobs it runs are retried elsewhere (or fail with AGENT_LOST when no attempts are left).',
+      description:
+        'Its credential stops working at once and the jobs it runs are retried elsewhere (or fail with AGENT_LOST when no attempts are left).',
       params: IdParams,
       response: { 200: AgentSchema, ...errors },
     },
     handler: async (request) => {
       const agent = await findAgent(s, request.params.id);
-      const { agent: revoked, jobs } = await s.store.agentRevoke({ id: agent.id, now: s.clock.now() });
+      const { agent: revoked, jobs } = await s.store.agentRevoke({
+        id: agent.id,
+        now: s.clock.now(),
+      });
       s.dispatcher.agentChanged(revoked);
       s.jobs.changed(jobs.map((j) => [j, 'running']));
       s.hub.agent('agent.revoked', revoked);

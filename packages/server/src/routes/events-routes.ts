@@ -9,7 +9,12 @@ const EventsQuery = Type.Object(
   {
     jobId: Type.Optional(Id),
     queue: Type.Optional(Ident('Only events of jobs in this queue.')),
-    types: Type.Optional(Type.String({ maxLength: 1_024, description: `Comma-separated: ${EVENT_TYPES.join(', ')}; a prefix like \`job.*\` selects a group.` })),
+    types: Type.Optional(
+      Type.String({
+        maxLength: 1_024,
+        description: `Comma-separated: ${EVENT_TYPES.join(', ')}; a prefix like \`job.*\` selects a group.`,
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -22,7 +27,12 @@ export function eventsRoutes(app: App, s: Services): void {
       summary: 'Live events (Server-Sent Events)',
       description: `Each event's name is its type and its data the job or agent as JSON. Types: ${EVENT_TYPES.join(', ')}.`,
       querystring: EventsQuery,
-      response: { 200: Type.String(), 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchema },
+      response: {
+        200: Type.String(),
+        400: ErrorBodySchema,
+        401: ErrorBodySchema,
+        403: ErrorBodySchema,
+      },
     },
     handler: async (request, reply) => {
       const types = parseTypes(request.query.types);
@@ -47,8 +57,14 @@ function parseTypes(text: string | undefined): Set<EventType> | undefined {
   const out = new Set<EventType>();
   for (const raw of text.split(',')) {
     const t = raw.trim();
-    const matches = t.endsWith('*') ? EVENT_TYPES.filter((e) => e.startsWith(t.slice(0, -1))) : EVENT_TYPES.filter((e) => e === t);
-    if (matches.length === 0) throw invalidField('query/types', `"${t}" is not an event type; use ${EVENT_TYPES.join(', ')}`);
+    const matches = t.endsWith('*')
+      ? EVENT_TYPES.filter((e) => e.startsWith(t.slice(0, -1)))
+      : EVENT_TYPES.filter((e) => e === t);
+    if (matches.length === 0)
+      throw invalidField(
+        'query/types',
+        `"${t}" is not an event type; use ${EVENT_TYPES.join(', ')}`,
+      );
     for (const m of matches) out.add(m);
   }
   return out;

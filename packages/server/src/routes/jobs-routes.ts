@@ -15,7 +15,13 @@ import { principalOf } from '../plugins/auth-hook.js';
 import { jobView } from '../services/views.js';
 import { waitForJob, type App, type Services } from './route-context.js';
 
-const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchema, 404: ErrorBodySchema, 409: ErrorBodySchema };
+const errors = {
+  400: ErrorBodySchema,
+  401: ErrorBodySchema,
+  403: ErrorBodySchema,
+  404: ErrorBodySchema,
+  409: ErrorBodySchema,
+};
 const DEFAULT_WAIT_SEC = 30;
 
 export function jobsRoutes(app: App, s: Services): void {
@@ -24,7 +30,8 @@ export function jobsRoutes(app: App, s: Services): void {
     schema: {
       tags: ['jobs'],
       summary: 'Submit a job',
-      description: 'Returns 201 with the new job, or 200 with the existing job for a repeated idempotencyKey. With `?wait=SEC` the request is held until the job is terminal (200) or SEC pass (202, job still live). Command jobs need the `shell` scope.',
+      description:
+        'Returns 201 with the new job, or 200 with the existing job for a repeated idempotencyKey. With `?wait=SEC` the request is held until the job is terminal (200) or SEC pass (202, job still live). Command jobs need the `shell` scope.',
       querystring: WaitQuerySchema,
       body: JobSubmitSchema,
       response: { 200: JobSchema, 201: JobSchema, 202: JobSchema, ...errors, 413: ErrorBodySchema },
@@ -46,9 +53,14 @@ export function jobsRoutes(app: App, s: Services): void {
     schema: {
       tags: ['jobs'],
       summary: 'Submit up to 10,000 jobs at once',
-      description: 'All valid or none stored; the response lists the jobs in the order given (existing ones for repeated idempotency keys).',
+      description:
+        'All valid or none stored; the response lists the jobs in the order given (existing ones for repeated idempotency keys).',
       body: JobBatchSubmitSchema,
-      response: { 201: Type.Object({ jobs: Type.Array(JobSchema) }), ...errors, 413: ErrorBodySchema },
+      response: {
+        201: Type.Object({ jobs: Type.Array(JobSchema) }),
+        ...errors,
+        413: ErrorBodySchema,
+      },
     },
     handler: async (request, reply) => {
       const results = await s.jobs.submit(request.body.jobs, principalOf(request), true);
@@ -66,7 +78,10 @@ export function jobsRoutes(app: App, s: Services): void {
     },
     handler: async (request) => {
       const q = request.query;
-      const tag = q.tag === undefined ? undefined : { key: q.tag.slice(0, q.tag.indexOf(':')), value: q.tag.slice(q.tag.indexOf(':') + 1) };
+      const tag =
+        q.tag === undefined
+          ? undefined
+          : { key: q.tag.slice(0, q.tag.indexOf(':')), value: q.tag.slice(q.tag.indexOf(':') + 1) };
       const page = await s.jobs.list({
         limit: q.limit ?? 100,
         ...(q.state !== undefined && { state: q.state }),
@@ -82,7 +97,12 @@ export function jobsRoutes(app: App, s: Services): void {
 
   app.get('/api/v1/jobs/:id', {
     config: { auth: { scope: 'read' } },
-    schema: { tags: ['jobs'], summary: 'One job', params: IdParams, response: { 200: JobSchema, ...errors } },
+    schema: {
+      tags: ['jobs'],
+      summary: 'One job',
+      params: IdParams,
+      response: { 200: JobSchema, ...errors },
+    },
     handler: async (request) => jobView(await s.jobs.get(request.params.id)),
   });
 
@@ -97,7 +117,12 @@ export function jobsRoutes(app: App, s: Services): void {
       response: { 200: JobSchema, 202: JobSchema, ...errors },
     },
     handler: async (request, reply) => {
-      const job = await waitForJob(s, request, await s.jobs.get(request.params.id), (request.query.timeoutSec ?? DEFAULT_WAIT_SEC) * 1000);
+      const job = await waitForJob(
+        s,
+        request,
+        await s.jobs.get(request.params.id),
+        (request.query.timeoutSec ?? DEFAULT_WAIT_SEC) * 1000,
+      );
       return reply.status(isTerminal(job.state) ? 200 : 202).send(jobView(job));
     },
   });
@@ -107,7 +132,8 @@ export function jobsRoutes(app: App, s: Services): void {
     schema: {
       tags: ['jobs'],
       summary: 'Cancel a job',
-      description: 'Scheduled or queued: canceled at once (200). Running: 202 while the agent kills the process tree, then canceled. Finished: 409.',
+      description:
+        'Scheduled or queued: canceled at once (200). Running: 202 while the agent kills the process tree, then canceled. Finished: 409.',
       params: IdParams,
       response: { 200: JobSchema, 202: JobSchema, ...errors },
     },
@@ -125,6 +151,7 @@ export function jobsRoutes(app: App, s: Services): void {
       params: IdParams,
       response: { 200: JobSchema, ...errors },
     },
-    handler: async (request) => jobView(await s.jobs.retry(request.params.id, principalOf(request))),
+    handler: async (request) =>
+      jobView(await s.jobs.retry(request.params.id, principalOf(request))),
   });
 }

@@ -1,14 +1,31 @@
-import { ApiError, ErrorBodySchema, IdParams, KeyCreateSchema, KeyCreatedSchema, KeyListSchema, KeySchema } from '@offload/protocol';
+import {
+  ApiError,
+  ErrorBodySchema,
+  IdParams,
+  KeyCreateSchema,
+  KeyCreatedSchema,
+  KeyListSchema,
+  KeySchema,
+} from '@offload/protocol';
 import { hashSecret, newId, newSecret } from '../services/secrets.js';
 import { keyView } from '../services/views.js';
 import type { App, Services } from './route-context.js';
 
-const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchema, 404: ErrorBodySchema };
+const errors = {
+  400: ErrorBodySchema,
+  401: ErrorBodySchema,
+  403: ErrorBodySchema,
+  404: ErrorBodySchema,
+};
 
 export function keysRoutes(app: App, s: Services): void {
   app.get('/api/v1/keys', {
     config: { auth: { scope: 'admin' } },
-    schema: { tags: ['keys'], summary: 'API keys and join tokens (never their secrets)', response: { 200: KeyListSchema, ...errors } },
+    schema: {
+      tags: ['keys'],
+      summary: 'API keys and join tokens (never their secrets)',
+      response: { 200: KeyListSchema, ...errors },
+    },
     handler: async () => ({ keys: (await s.store.credentialsList()).map(keyView) }),
   });
 
@@ -17,18 +34,33 @@ export function keysRoutes(app: App, s: Services): void {
     schema: {
       tags: ['keys'],
       summary: 'Create an API key or a join token',
-      description: 'The secret is in `token`, in this response only; the server keeps its SHA-256. API keys need `scopes`; join tokens take `ttlSec` and `singleUse`.',
+      description:
+        'The secret is in `token`, in this response only; the server keeps its SHA-256. API keys need `scopes`; join tokens take `ttlSec` and `singleUse`.',
       body: KeyCreateSchema,
       response: { 201: KeyCreatedSchema, ...errors },
     },
     handler: async (request, reply) => {
       const b = request.body;
       if (b.kind === 'api-key') {
-        if (!b.scopes) throw new ApiError('VALIDATION_FAILED', '/scopes: an API key needs scopes, some of submit, read, cancel, admin, shell', { details: [{ field: '/scopes', message: 'is required for an API key' }] });
-        if (b.singleUse !== undefined) throw new ApiError('VALIDATION_FAILED', '/singleUse: only join tokens can be single-use', { details: [{ field: '/singleUse', message: 'is for join tokens' }] });
+        if (!b.scopes)
+          throw new ApiError(
+            'VALIDATION_FAILED',
+            '/scopes: an API key needs scopes, some of submit, read, cancel, admin, shell',
+            { details: [{ field: '/scopes', message: 'is required for an API key' }] },
+          );
+        if (b.singleUse !== undefined)
+          throw new ApiError(
+            'VALIDATION_FAILED',
+            '/singleUse: only join tokens can be single-use',
+            { details: [{ field: '/singleUse', message: 'is for join tokens' }] },
+          );
       } else if (b.scopes || b.queues || b.capabilities) {
         const field = b.scopes ? '/scopes' : b.queues ? '/queues' : '/capabilities';
-        throw new ApiError('VALIDATION_FAILED', `${field}: join tokens carry no scopes or limits; they only let an agent register`, { details: [{ field, message: 'is for API keys' }] });
+        throw new ApiError(
+          'VALIDATION_FAILED',
+          `${field}: join tokens carry no scopes or limits; they only let an agent register`,
+          { details: [{ field, message: 'is for API keys' }] },
+        );
       }
       const now = s.clock.now();
       const token = newSecret(b.kind);
@@ -72,4 +104,3 @@ export function keysRoutes(app: App, s: Services): void {
     },
   });
 }
-

@@ -16,7 +16,12 @@ export function logsRoutes(app: App, s: Services): void {
         'stdout and stderr interleaved in order, as text. With `?follow=1`: Server-Sent Events `stdout` and `stderr` (data: the chunk as a JSON string), then `end` with the job once it is terminal. The server keeps the last 10 MiB per job (configurable); the header `x-offload-log-truncated: 1` says older output was dropped.',
       params: IdParams,
       querystring: LogsQuerySchema,
-      response: { 200: Type.String(), 401: ErrorBodySchema, 403: ErrorBodySchema, 404: ErrorBodySchema },
+      response: {
+        200: Type.String(),
+        401: ErrorBodySchema,
+        403: ErrorBodySchema,
+        404: ErrorBodySchema,
+      },
     },
     handler: async (request, reply) => {
       const job = await s.jobs.get(request.params.id);
@@ -33,7 +38,10 @@ export function logsRoutes(app: App, s: Services): void {
           if (!last) break;
           after = last.seq;
         }
-        return reply.type('text/plain; charset=utf-8').header('x-offload-log-truncated', truncated ? '1' : '0').send(text.join(''));
+        return reply
+          .type('text/plain; charset=utf-8')
+          .header('x-offload-log-truncated', truncated ? '1' : '0')
+          .send(text.join(''));
       }
 
       // Subscribe first, then read what is stored, then flush what arrived meanwhile: no gap, no duplicate.
@@ -46,7 +54,9 @@ export function logsRoutes(app: App, s: Services): void {
           stream.send(c.stream, JSON.stringify(c.data));
         }
       };
-      const unfollow = s.hub.followLogs(job.id, (chunks) => (backlog ? backlog.push(...chunks) : emit(chunks)));
+      const unfollow = s.hub.followLogs(job.id, (chunks) =>
+        backlog ? backlog.push(...chunks) : emit(chunks),
+      );
       const unsubscribe = s.hub.subscribe({ jobId: job.id }, (event) => {
         if ('job' in event && isTerminal(event.job.state)) void finish();
       });

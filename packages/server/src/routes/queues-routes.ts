@@ -1,4 +1,12 @@
-import { ErrorBodySchema, NameParams, QueueListSchema, QueueSchema, StatsSchema, JOB_STATES, type JobState } from '@offload/protocol';
+import {
+  ErrorBodySchema,
+  NameParams,
+  QueueListSchema,
+  QueueSchema,
+  StatsSchema,
+  JOB_STATES,
+  type JobState,
+} from '@offload/protocol';
 import type { App, Services } from './route-context.js';
 
 const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchema };
@@ -6,7 +14,11 @@ const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchem
 export function queuesRoutes(app: App, s: Services): void {
   app.get('/api/v1/queues', {
     config: { auth: { scope: 'read' } },
-    schema: { tags: ['queues'], summary: 'Queues with depth by state and pause flag', response: { 200: QueueListSchema, ...errors } },
+    schema: {
+      tags: ['queues'],
+      summary: 'Queues with depth by state and pause flag',
+      response: { 200: QueueListSchema, ...errors },
+    },
     handler: async () => ({ queues: await s.store.queuesList() }),
   });
 
@@ -15,7 +27,13 @@ export function queuesRoutes(app: App, s: Services): void {
     await s.store.queueSetPaused({ name, paused });
     s.dispatcher.setPaused(name, paused);
     const found = (await s.store.queuesList()).find((q) => q.name === name);
-    return found ?? { name, paused, counts: Object.fromEntries(JOB_STATES.map((st) => [st, 0])) as Record<JobState, number> };
+    return (
+      found ?? {
+        name,
+        paused,
+        counts: Object.fromEntries(JOB_STATES.map((st) => [st, 0])) as Record<JobState, number>,
+      }
+    );
   };
 
   app.post('/api/v1/queues/:name/pause', {
@@ -23,7 +41,8 @@ export function queuesRoutes(app: App, s: Services): void {
     schema: {
       tags: ['queues'],
       summary: 'Pause a queue: its jobs stay queued and are not handed out',
-      description: 'Running jobs go on. Pausing a queue that has no jobs yet is allowed (it is created paused).',
+      description:
+        'Running jobs go on. Pausing a queue that has no jobs yet is allowed (it is created paused).',
       params: NameParams,
       response: { 200: QueueSchema, ...errors },
     },
@@ -32,7 +51,12 @@ export function queuesRoutes(app: App, s: Services): void {
 
   app.post('/api/v1/queues/:name/resume', {
     config: { auth: { scope: 'admin' } },
-    schema: { tags: ['queues'], summary: 'Resume a paused queue', params: NameParams, response: { 200: QueueSchema, ...errors } },
+    schema: {
+      tags: ['queues'],
+      summary: 'Resume a paused queue',
+      params: NameParams,
+      response: { 200: QueueSchema, ...errors },
+    },
     handler: setPaused(false),
   });
 
@@ -41,7 +65,8 @@ export function queuesRoutes(app: App, s: Services): void {
     schema: {
       tags: ['queues'],
       summary: 'Counts by state, agents, throughput and queue wait',
-      description: 'Throughput and queue wait are measured by this server over the last hour (per-minute buckets) and its last 4,096 claims.',
+      description:
+        'Throughput and queue wait are measured by this server over the last hour (per-minute buckets) and its last 4,096 claims.',
       response: { 200: StatsSchema, ...errors },
     },
     handler: async () => {

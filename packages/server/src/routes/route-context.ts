@@ -1,4 +1,11 @@
-import type { FastifyInstance, FastifyRequest, RawServerDefault, FastifyBaseLogger, RawRequestDefaultExpression, RawReplyDefaultExpression } from 'fastify';
+import type {
+  FastifyInstance,
+  FastifyRequest,
+  RawServerDefault,
+  FastifyBaseLogger,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+} from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Clock, JobRecord } from '@offload/core';
 import type { Store } from '@offload/store';
@@ -26,14 +33,25 @@ export interface Services {
   routes: Array<{ method: string; url: string }>;
 }
 
-export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
+export type App = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
 
 /**
  * Waits until the job is terminal or `ms` pass, without polling: a waiter on the hub,
  * registered before the state is read again so a job that finishes in between is not
  * missed. Gives up early when the client disconnects.
  */
-export async function waitForJob(s: Services, request: FastifyRequest, job: JobRecord, ms: number): Promise<JobRecord> {
+export async function waitForJob(
+  s: Services,
+  request: FastifyRequest,
+  job: JobRecord,
+  ms: number,
+): Promise<JobRecord> {
   if (isTerminal(job.state) || ms <= 0) return job;
   const waiter = s.hub.waitForTerminal(job.id, ms);
   const onClose = () => waiter.cancel();

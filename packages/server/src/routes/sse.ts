@@ -20,7 +20,11 @@ export function closeSseStreams(server: object): void {
  * Takes over the response for Server-Sent Events. A comment line every 15 s keeps proxies
  * from closing an idle stream; `onClose` runs once, whether the client or the server ends it.
  */
-export function openSse(request: FastifyRequest, reply: FastifyReply, onClose: () => void): SseStream {
+export function openSse(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  onClose: () => void,
+): SseStream {
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, {

@@ -6,7 +6,11 @@ import type { App, Services } from './route-context.js';
 export function systemRoutes(app: App, s: Services, state: { ready: () => boolean }): void {
   app.get('/healthz', {
     config: { auth: { public: true } },
-    schema: { tags: ['system'], summary: 'Liveness: the process answers', response: { 200: Type.Object({ ok: Type.Boolean() }) } },
+    schema: {
+      tags: ['system'],
+      summary: 'Liveness: the process answers',
+      response: { 200: Type.Object({ ok: Type.Boolean() }) },
+    },
     handler: async () => ({ ok: true }),
   });
 
@@ -18,11 +22,16 @@ export function systemRoutes(app: App, s: Services, state: { ready: () => boolea
       response: { 200: Type.Object({ ok: Type.Boolean() }), 503: ErrorBodySchema },
     },
     handler: async () => {
-      if (!state.ready()) throw new ApiError('NOT_READY', 'the server is starting or shutting down');
+      if (!state.ready())
+        throw new ApiError('NOT_READY', 'the server is starting or shutting down');
       try {
         await s.store.ping();
       } catch (err) {
-        throw new ApiError('NOT_READY', `the store does not answer: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+        throw new ApiError(
+          'NOT_READY',
+          `the store does not answer: ${err instanceof Error ? err.message : String(err)}`,
+          { cause: err },
+        );
       }
       return { ok: true };
     },
@@ -33,7 +42,8 @@ export function systemRoutes(app: App, s: Services, state: { ready: () => boolea
     schema: {
       tags: ['system'],
       summary: 'Prometheus metrics',
-      description: 'Open unless `metricsToken` is configured; then it needs `Authorization: Bearer <metricsToken>`.',
+      description:
+        'Open unless `metricsToken` is configured; then it needs `Authorization: Bearer <metricsToken>`.',
       response: { 200: Type.String(), 401: ErrorBodySchema },
     },
     handler: async (request, reply) => {

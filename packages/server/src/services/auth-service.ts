@@ -6,7 +6,14 @@ import { hashSecret } from './secrets.js';
 /** Who is calling. Derived from the bearer token on every request. */
 export type Principal =
   | { kind: 'admin'; credentialId: string }
-  | { kind: 'api-key'; credentialId: string; name: string; scopes: ReadonlySet<Scope>; queues: readonly string[] | null; capabilities: readonly string[] | null }
+  | {
+      kind: 'api-key';
+      credentialId: string;
+      name: string;
+      scopes: ReadonlySet<Scope>;
+      queues: readonly string[] | null;
+      capabilities: readonly string[] | null;
+    }
   | { kind: 'join-token'; credentialId: string; credential: CredentialRecord }
   | { kind: 'agent'; credentialId: string; agentId: string };
 
@@ -42,15 +49,26 @@ export class AuthService {
     let credential = this.cached(hash, now);
     if (!credential) {
       credential = (await this.store.credentialFindByHash({ hash })) ?? undefined;
-      if (!credential) throw new ApiError('UNAUTHORIZED', 'unknown credential: check the token, or create a key with `offload keys create`');
+      if (!credential)
+        throw new ApiError(
+          'UNAUTHORIZED',
+          'unknown credential: check the token, or create a key with `offload keys create`',
+        );
       this.cache.set(hash, { credential, until: now + CACHE_TTL_MS });
     }
-    if (credential.revokedAt !== null) throw new ApiError('UNAUTHORIZED', `credential "${credential.name}" was revoked`);
+    if (credential.revokedAt !== null)
+      throw new ApiError('UNAUTHORIZED', `credential "${credential.name}" was revoked`);
     if (credential.expiresAt !== null && credential.expiresAt <= now) {
-      throw new ApiError('UNAUTHORIZED', `credential "${credential.name}" expired at ${new Date(credential.expiresAt).toISOString()}`);
+      throw new ApiError(
+        'UNAUTHORIZED',
+        `credential "${credential.name}" expired at ${new Date(credential.expiresAt).toISOString()}`,
+      );
     }
     if (credential.kind === 'join-token' && credential.singleUse && credential.usedAt !== null) {
-      throw new ApiError('UNAUTHORIZED', `single-use join token "${credential.name}" was already used`);
+      throw new ApiError(
+        'UNAUTHORIZED',
+        `single-use join token "${credential.name}" was already used`,
+      );
     }
     this.touch(credential, now);
     return toPrincipal(credential);
@@ -58,7 +76,8 @@ export class AuthService {
 
   /** Forget a credential everywhere in this process (after revoke or consume). */
   forget(credentialId: string): void {
-    for (const [hash, entry] of this.cache) if (entry.credential.id === credentialId) this.cache.delete(hash);
+    for (const [hash, entry] of this.cache)
+      if (entry.credential.id === credentialId) this.cache.delete(hash);
   }
 
   private cached(hash: string, now: number): CredentialRecord | undefined {
@@ -85,11 +104,19 @@ function toPrincipal(c: CredentialRecord): Principal {
     case 'admin':
       return { kind: 'admin', credentialId: c.id };
     case 'api-key':
-      return { kind: 'api-key', credentialId: c.id, name: c.name, scopes: new Set(c.scopes), queues: c.queues, capabilities: c.capabilities };
+      return {
+        kind: 'api-key',
+        credentialId: c.id,
+        name: c.name,
+        scopes: new Set(c.scopes),
+        queues: c.queues,
+        capabilities: c.capabilities,
+      };
     case 'join-token':
       return { kind: 'join-token', credentialId: c.id, credential: c };
     case 'agent':
-      if (c.agentId === null) throw new ApiError('UNAUTHORIZED', `agent credential "${c.name}" has no agent`);
+      if (c.agentId === null)
+        throw new ApiError('UNAUTHORIZED', `agent credential "${c.name}" has no agent`);
       return { kind: 'agent', credentialId: c.id, agentId: c.agentId };
   }
 }
@@ -98,21 +125,33 @@ function toPrincipal(c: CredentialRecord): Principal {
 export function authorize(principal: Principal, rule: AuthRule): void {
   if ('public' in rule) return;
   if ('agent' in rule) {
-    if (principal.kind !== 'agent') throw new ApiError('FORBIDDEN', 'this route is for agents; use the agent credential from registration');
+    if (principal.kind !== 'agent')
+      throw new ApiError(
+        'FORBIDDEN',
+        'this route is for agents; use the agent credential from registration',
+      );
     return;
   }
   if ('join' in rule) {
     if (principal.kind !== 'join-token' && principal.kind !== 'agent') {
-      throw new ApiError('FORBIDDEN', 'registering an agent needs a join token (`offload tokens create`) or the agent\'s own credential');
+      throw new ApiError(
+        'FORBIDDEN',
+        "registering an agent needs a join token (`offload tokens create`) or the agent's own credential",
+      );
     }
     return;
   }
   if (principal.kind === 'admin') return;
   if (principal.kind !== 'api-key') {
-    throw new ApiError('FORBIDDEN', `a${principal.kind === 'agent' ? 'n agent credential' : ' join token'} cannot use the client API; use an API key`);
+    throw new ApiError(
+      'FORBIDDEN',
+      `a${principal.kind === 'agent' ? 'n agent credential' : ' join token'} cannot use the client API; use an API key`,
+    );
   }
   if (!principal.scopes.has(rule.scope)) {
-    throw new ApiError('FORBIDDEN', `key "${principal.name}" lacks the "${rule.scope}" scope`, { details: { required: rule.scope } });
+    throw new ApiError('FORBIDDEN', `key "${principal.name}" lacks the "${rule.scope}" scope`, {
+      details: { required: rule.scope },
+    });
   }
 }
 
@@ -125,16 +164,26 @@ export function authorizeJobAccess(
   if (principal.kind !== 'api-key') return;
   // Retrying a command runs it again, so it needs `shell` as much as submitting it.
   if (action !== 'cancel' && job.kind === 'command' && !principal.scopes.has('shell')) {
-    throw new ApiError('FORBIDDEN', `key "${principal.name}" lacks the "shell" scope that command jobs need`, { details: { required: 'shell' } });
+    throw new ApiError(
+      'FORBIDDEN',
+      `key "${principal.name}" lacks the "shell" scope that command jobs need`,
+      { details: { required: 'shell' } },
+    );
   }
   if (principal.queues !== null && !principal.queues.includes(job.queue)) {
-    throw new ApiError('FORBIDDEN', `key "${principal.name}" may not use queue "${job.queue}"`, { details: { queue: job.queue } });
+    throw new ApiError('FORBIDDEN', `key "${principal.name}" may not use queue "${job.queue}"`, {
+      details: { queue: job.queue },
+    });
   }
   if (action === 'submit' && principal.capabilities !== null) {
     const allowed = principal.capabilities;
     for (const cap of job.capabilities) {
       if (!allowed.some((p) => (p.endsWith('*') ? cap.startsWith(p.slice(0, -1)) : cap === p))) {
-        throw new ApiError('FORBIDDEN', `key "${principal.name}" may not require capability "${cap}"`, { details: { capability: cap } });
+        throw new ApiError(
+          'FORBIDDEN',
+          `key "${principal.name}" may not require capability "${cap}"`,
+          { details: { capability: cap } },
+        );
       }
     }
   }

@@ -60,7 +60,8 @@ export class Dispatcher {
     for (const agent of await this.store.agentsList({})) {
       if (agent.state === 'revoked') continue;
       const entry = this.entryFor(agent);
-      for (const job of await this.store.jobsRunningOnAgent({ agentId: agent.id })) entry.running.set(job.id, reservationOf(job));
+      for (const job of await this.store.jobsRunningOnAgent({ agentId: agent.id }))
+        entry.running.set(job.id, reservationOf(job));
     }
   }
 
@@ -89,8 +90,20 @@ export class Dispatcher {
       !entry ||
       entry.agent.state !== agent.state ||
       entry.agent.tier !== agent.tier ||
-      JSON.stringify([entry.agent.capabilities, entry.agent.pools, entry.agent.resources, entry.agent.maxJobs, entry.agent.name]) !==
-        JSON.stringify([agent.capabilities, agent.pools, agent.resources, agent.maxJobs, agent.name]);
+      JSON.stringify([
+        entry.agent.capabilities,
+        entry.agent.pools,
+        entry.agent.resources,
+        entry.agent.maxJobs,
+        entry.agent.name,
+      ]) !==
+        JSON.stringify([
+          agent.capabilities,
+          agent.pools,
+          agent.resources,
+          agent.maxJobs,
+          agent.name,
+        ]);
     const e = this.entryFor(agent);
     if (reshaped) {
       e.accepted = [];
@@ -124,7 +137,13 @@ export class Dispatcher {
           else entry.running.delete(job.id);
         }
       }
-      if (job.state === 'queued') (queued ??= []).push({ queue: job.queue, requires: job.requires, targetAgent: job.targetAgent, pool: job.pool });
+      if (job.state === 'queued')
+        (queued ??= []).push({
+          queue: job.queue,
+          requires: job.requires,
+          targetAgent: job.targetAgent,
+          pool: job.pool,
+        });
     }
     if (queued) this.wake(queued);
   }
@@ -139,7 +158,11 @@ export class Dispatcher {
    * Returns early with no jobs when poked (a cancel or drain for this agent) so the caller
    * can deliver the command.
    */
-  async claim(agent: AgentRecord, max: number, waitMs: number): Promise<{ jobs: ClaimedAttempt[]; reason: WakeReason }> {
+  async claim(
+    agent: AgentRecord,
+    max: number,
+    waitMs: number,
+  ): Promise<{ jobs: ClaimedAttempt[]; reason: WakeReason }> {
     const deadline = performance.now() + waitMs;
     for (;;) {
       const { jobs, graced } = await this.tryClaim(agent, max);
@@ -147,7 +170,10 @@ export class Dispatcher {
       const remaining = deadline - performance.now();
       if (remaining <= 0) return { jobs, reason: 'timeout' };
       // Graced work becomes claimable when its grace ends, without a new submit: look again then.
-      const reason = await this.park(agent.id, graced ? Math.min(remaining, this.options.tierGraceMs) : remaining);
+      const reason = await this.park(
+        agent.id,
+        graced ? Math.min(remaining, this.options.tierGraceMs) : remaining,
+      );
       if (reason === 'poke') return { jobs: [], reason };
       if (reason === 'timeout' && !graced) return { jobs: [], reason };
       const fresh = await this.agent(agent.id);
@@ -170,7 +196,10 @@ export class Dispatcher {
     return this.parked.size;
   }
 
-  private async tryClaim(agent: AgentRecord, max: number): Promise<{ jobs: ClaimedAttempt[]; graced: boolean }> {
+  private async tryClaim(
+    agent: AgentRecord,
+    max: number,
+  ): Promise<{ jobs: ClaimedAttempt[]; graced: boolean }> {
     if (agent.state !== 'online' || max <= 0) return { jobs: [], graced: false };
     if (this.classesStale || this.store.capabilities.multiServer) await this.refreshClasses();
     const entry = this.entryFor(agent);
@@ -253,7 +282,14 @@ export class Dispatcher {
   private entryFor(agent: AgentRecord): AgentEntry {
     let entry = this.agents.get(agent.id);
     if (!entry) {
-      entry = { agent, loadedAt: performance.now(), running: new Map(), accepted: [], acceptedUpTo: 0, seenWrittenAt: 0 };
+      entry = {
+        agent,
+        loadedAt: performance.now(),
+        running: new Map(),
+        accepted: [],
+        acceptedUpTo: 0,
+        seenWrittenAt: 0,
+      };
       this.agents.set(agent.id, entry);
     } else {
       entry.agent = agent;

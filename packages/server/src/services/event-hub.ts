@@ -14,13 +14,20 @@ export const JOB_EVENT_TYPES = [
   'job.canceled',
   'job.expired',
 ] as const;
-export const AGENT_EVENT_TYPES = ['agent.online', 'agent.offline', 'agent.draining', 'agent.updated', 'agent.revoked'] as const;
+export const AGENT_EVENT_TYPES = [
+  'agent.online',
+  'agent.offline',
+  'agent.draining',
+  'agent.updated',
+  'agent.revoked',
+] as const;
 export const EVENT_TYPES = [...JOB_EVENT_TYPES, ...AGENT_EVENT_TYPES] as const;
 export type JobEventType = (typeof JOB_EVENT_TYPES)[number];
 export type AgentEventType = (typeof AGENT_EVENT_TYPES)[number];
 export type EventType = JobEventType | AgentEventType;
 
-export type HubEvent = { type: JobEventType; job: JobRecord } | { type: AgentEventType; agent: AgentRecord };
+export type HubEvent =
+  { type: JobEventType; job: JobRecord } | { type: AgentEventType; agent: AgentRecord };
 
 export interface EventFilter {
   types?: ReadonlySet<EventType>;
@@ -85,7 +92,10 @@ export class EventHub {
    * check the stored state after registering, to close the race with a job that finished
    * in between; `cancel()` drops the waiter (client went away).
    */
-  waitForTerminal(jobId: string, timeoutMs: number): { promise: Promise<JobRecord | null>; cancel: () => void } {
+  waitForTerminal(
+    jobId: string,
+    timeoutMs: number,
+  ): { promise: Promise<JobRecord | null>; cancel: () => void } {
     let set = this.waiters.get(jobId);
     if (!set) {
       set = new Set();
@@ -121,7 +131,8 @@ export class EventHub {
     followers.add(listener);
     return () => {
       followers.delete(listener);
-      if (followers.size === 0 && this.logFollowers.get(jobId) === followers) this.logFollowers.delete(jobId);
+      if (followers.size === 0 && this.logFollowers.get(jobId) === followers)
+        this.logFollowers.delete(jobId);
     };
   }
 
@@ -142,7 +153,11 @@ export class EventHub {
 export function jobEventFor(job: JobRecord, previous: JobRecord['state'] | null): JobEventType {
   switch (job.state) {
     case 'scheduled':
-      return previous === 'running' ? 'job.retrying' : previous === null ? 'job.created' : 'job.updated';
+      return previous === 'running'
+        ? 'job.retrying'
+        : previous === null
+          ? 'job.created'
+          : 'job.updated';
     case 'queued':
       return previous === null ? 'job.created' : 'job.queued';
     case 'running':

@@ -1,4 +1,11 @@
-import { createJobRecord, type AgentRecord, type AttemptOutcome, type Clock, type JobRecord, type Progress } from '@offload/core';
+import {
+  createJobRecord,
+  type AgentRecord,
+  type AttemptOutcome,
+  type Clock,
+  type JobRecord,
+  type Progress,
+} from '@offload/core';
 import { ApiError, type JobSubmit } from '@offload/protocol';
 import type { JobListParams, LogChunk, Store } from '@offload/store';
 import { authorizeJobAccess, type Principal } from './auth-service.js';
@@ -35,11 +42,23 @@ export class JobService {
   }
 
   /** Validates, authorizes and stores jobs (all or none); repeated idempotency keys return the first job. */
-  async submit(specs: readonly JobSubmit[], principal: Principal, batch: boolean): Promise<Array<{ job: JobRecord; created: boolean }>> {
+  async submit(
+    specs: readonly JobSubmit[],
+    principal: Principal,
+    batch: boolean,
+  ): Promise<Array<{ job: JobRecord; created: boolean }>> {
     const now = this.clock.now();
     const records = specs.map((spec, i) => {
-      const job = createJobRecord(spec, { id: this.newJobId(now), now, ...(batch ? { fieldPrefix: `/jobs/${i}` } : {}) });
-      authorizeJobAccess(principal, { queue: job.queue, kind: job.kind, capabilities: spec.requires?.capabilities ?? [] }, 'submit');
+      const job = createJobRecord(spec, {
+        id: this.newJobId(now),
+        now,
+        ...(batch ? { fieldPrefix: `/jobs/${i}` } : {}),
+      });
+      authorizeJobAccess(
+        principal,
+        { queue: job.queue, kind: job.kind, capabilities: spec.requires?.capabilities ?? [] },
+        'submit',
+      );
       return job;
     });
     const results = await this.store.jobsSubmit({ jobs: records });
@@ -64,7 +83,11 @@ export class JobService {
 
   async cancel(id: string, principal: Principal): Promise<{ job: JobRecord; immediate: boolean }> {
     const before = await this.get(id);
-    authorizeJobAccess(principal, { queue: before.queue, kind: before.kind, capabilities: [] }, 'cancel');
+    authorizeJobAccess(
+      principal,
+      { queue: before.queue, kind: before.kind, capabilities: [] },
+      'cancel',
+    );
     const result = await this.store.jobCancel({ id, now: this.clock.now() });
     this.changed([[result.job, before.state]]);
     // The agent learns of the cancel at once if it is parked in a sync with this server.
@@ -74,15 +97,26 @@ export class JobService {
 
   async retry(id: string, principal: Principal): Promise<JobRecord> {
     const before = await this.get(id);
-    authorizeJobAccess(principal, { queue: before.queue, kind: before.kind, capabilities: [] }, 'retry');
+    authorizeJobAccess(
+      principal,
+      { queue: before.queue, kind: before.kind, capabilities: [] },
+      'retry',
+    );
     const job = await this.store.jobRetry({ id, now: this.clock.now() });
     this.changed([[job, before.state]]);
     return job;
   }
 
   /** Outcomes from an agent, fenced by lease. */
-  async complete(agent: AgentRecord, reports: ReadonlyArray<AttemptOutcome & { jobId: string; leaseId: string }>) {
-    const results = await this.store.jobsComplete({ agentId: agent.id, reports, now: this.clock.now() });
+  async complete(
+    agent: AgentRecord,
+    reports: ReadonlyArray<AttemptOutcome & { jobId: string; leaseId: string }>,
+  ) {
+    const results = await this.store.jobsComplete({
+      agentId: agent.id,
+      reports,
+      now: this.clock.now(),
+    });
     const changes: Array<[JobRecord, JobRecord['state'] | null]> = [];
     for (const r of results) if (r.ok && r.job) changes.push([r.job, 'running']);
     if (changes.length > 0) this.changed(changes);
@@ -92,12 +126,22 @@ export class JobService {
   /** Output and progress from an agent, fenced by lease; returns the stale lease ids. */
   async report(
     agent: AgentRecord,
-    logs: ReadonlyArray<{ jobId: string; leaseId: string; stream: 'stdout' | 'stderr'; data: string }>,
+    logs: ReadonlyArray<{
+      jobId: string;
+      leaseId: string;
+      stream: 'stdout' | 'stderr';
+      data: string;
+    }>,
     progress: ReadonlyArray<Progress & { jobId: string; leaseId: string }>,
   ): Promise<string[]> {
     const stale = new Set<string>();
     if (logs.length > 0) {
-      const r = await this.store.logsAppend({ agentId: agent.id, chunks: logs, capBytes: this.options.logCapBytes, now: this.clock.now() });
+      const r = await this.store.logsAppend({
+        agentId: agent.id,
+        chunks: logs,
+        capBytes: this.options.logCapBytes,
+        now: this.clock.now(),
+      });
       for (const s of r.stale) stale.add(s);
       this.hub.logs(r.appended);
     }
@@ -119,7 +163,11 @@ export class JobService {
     let deadline = Infinity;
     for (const job of jobs) {
       this.hub.job('job.started', job);
-      if (job.startedAt !== null) deadline = Math.min(deadline, job.startedAt + job.timeoutSec * 1000 + this.options.timeoutGraceMs);
+      if (job.startedAt !== null)
+        deadline = Math.min(
+          deadline,
+          job.startedAt + job.timeoutSec * 1000 + this.options.timeoutGraceMs,
+        );
     }
     if (deadline !== Infinity) this.dueTimer?.arm(deadline);
   }
@@ -135,9 +183,19 @@ export class JobService {
     let earliestDue = Infinity;
     for (const [job, previous] of changes) {
       this.hub.job(jobEventFor(job, previous), job);
-      if (job.finishedAt !== null && job.state !== previous && (job.state === 'succeeded' || job.state === 'failed' || job.state === 'canceled' || job.state === 'expired')) finished.push(job);
-      if (job.state === 'scheduled' && job.runAt !== null) earliestDue = Math.min(earliestDue, job.runAt);
-      if ((job.state === 'queued' || job.state === 'scheduled') && job.expireAt !== null) earliestDue = Math.min(earliestDue, job.expireAt);
+      if (
+        job.finishedAt !== null &&
+        job.state !== previous &&
+        (job.state === 'succeeded' ||
+          job.state === 'failed' ||
+          job.state === 'canceled' ||
+          job.state === 'expired')
+      )
+        finished.push(job);
+      if (job.state === 'scheduled' && job.runAt !== null)
+        earliestDue = Math.min(earliestDue, job.runAt);
+      if ((job.state === 'queued' || job.state === 'scheduled') && job.expireAt !== null)
+        earliestDue = Math.min(earliestDue, job.expireAt);
     }
     if (finished.length > 0) this.stats.finished(finished);
     if (earliestDue !== Infinity) this.dueTimer?.arm(earliestDue);

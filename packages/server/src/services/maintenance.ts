@@ -45,7 +45,10 @@ export class Maintenance implements DueTimer {
   start(): void {
     this.jobs.setDueTimer(this);
     void this.runDue();
-    this.reapTimer = setInterval(() => void this.reapNow(), Math.max(250, this.options.leaseTimeoutMs / 4));
+    this.reapTimer = setInterval(
+      () => void this.reapNow(),
+      Math.max(250, this.options.leaseTimeoutMs / 4),
+    );
     this.retentionTimer = setInterval(() => void this.purgeNow(), 60_000);
     this.reapTimer.unref();
     this.retentionTimer.unref();
@@ -88,7 +91,11 @@ export class Maintenance implements DueTimer {
       if (expired.length < BATCH) break;
     }
     for (;;) {
-      const timedOut = await this.store.jobsTimeoutDue({ now, graceMs: this.options.timeoutGraceMs, limit: BATCH });
+      const timedOut = await this.store.jobsTimeoutDue({
+        now,
+        graceMs: this.options.timeoutGraceMs,
+        limit: BATCH,
+      });
       this.jobs.changed(timedOut.map((j) => [j, 'running']));
       for (const j of timedOut) if (j.agentId) this.dispatcher.poke(j.agentId);
       changed.push(...timedOut);
@@ -102,7 +109,10 @@ export class Maintenance implements DueTimer {
     const now = this.clock.now();
     if (this.stopped || now - this.startedAt < this.options.leaseTimeoutMs) return [];
     try {
-      const { agents, jobs } = await this.store.agentsReap({ seenBefore: now - this.options.leaseTimeoutMs, now });
+      const { agents, jobs } = await this.store.agentsReap({
+        seenBefore: now - this.options.leaseTimeoutMs,
+        now,
+      });
       for (const a of agents) {
         this.dispatcher.agentChanged(a);
         this.hub.agent('agent.offline', a);

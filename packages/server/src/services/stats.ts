@@ -25,9 +25,24 @@ export class Stats {
   private readonly waits = new Float64Array(WAIT_SAMPLES);
   private waitCount = 0;
 
-  private readonly submittedTotal = new client.Counter({ name: 'offload_jobs_submitted_total', help: 'Jobs submitted.', labelNames: ['queue'], registers: [this.registry] });
-  private readonly startedTotal = new client.Counter({ name: 'offload_jobs_started_total', help: 'Attempts started (claimed by an agent).', labelNames: ['queue'], registers: [this.registry] });
-  private readonly finishedTotal = new client.Counter({ name: 'offload_jobs_finished_total', help: 'Jobs that reached a terminal state.', labelNames: ['queue', 'state'], registers: [this.registry] });
+  private readonly submittedTotal = new client.Counter({
+    name: 'offload_jobs_submitted_total',
+    help: 'Jobs submitted.',
+    labelNames: ['queue'],
+    registers: [this.registry],
+  });
+  private readonly startedTotal = new client.Counter({
+    name: 'offload_jobs_started_total',
+    help: 'Attempts started (claimed by an agent).',
+    labelNames: ['queue'],
+    registers: [this.registry],
+  });
+  private readonly finishedTotal = new client.Counter({
+    name: 'offload_jobs_finished_total',
+    help: 'Jobs that reached a terminal state.',
+    labelNames: ['queue', 'state'],
+    registers: [this.registry],
+  });
   private readonly queueWait = new client.Histogram({
     name: 'offload_job_queue_wait_seconds',
     help: 'Time from queued to started.',
@@ -61,7 +76,8 @@ export class Stats {
       registers: [this.registry],
       async collect() {
         this.reset();
-        for (const q of await store.queuesList()) for (const s of JOB_STATES) this.set({ queue: q.name, state: s }, q.counts[s]);
+        for (const q of await store.queuesList())
+          for (const s of JOB_STATES) this.set({ queue: q.name, state: s }, q.counts[s]);
       },
     });
     new client.Gauge({
@@ -108,19 +124,36 @@ export class Stats {
   }
 
   /** Per-minute buckets for the last hour, oldest first, with empty minutes filled in. */
-  perMinute(): Array<{ at: string; submitted: number; started: number; succeeded: number; failed: number }> {
+  perMinute(): Array<{
+    at: string;
+    submitted: number;
+    started: number;
+    succeeded: number;
+    failed: number;
+  }> {
     const current = Math.floor(this.now() / 60_000);
     const byMinute = new Map(this.buckets.map((b) => [b.minute, b]));
     const out = [];
     for (let m = current - MINUTES + 1; m <= current; m++) {
       const b = byMinute.get(m);
-      out.push({ at: new Date(m * 60_000).toISOString(), submitted: b?.submitted ?? 0, started: b?.started ?? 0, succeeded: b?.succeeded ?? 0, failed: b?.failed ?? 0 });
+      out.push({
+        at: new Date(m * 60_000).toISOString(),
+        submitted: b?.submitted ?? 0,
+        started: b?.started ?? 0,
+        succeeded: b?.succeeded ?? 0,
+        failed: b?.failed ?? 0,
+      });
     }
     return out;
   }
 
   /** Rates over the last five minutes. */
-  rates(windowMinutes = 5): { windowSec: number; submittedPerSec: number; startedPerSec: number; finishedPerSec: number } {
+  rates(windowMinutes = 5): {
+    windowSec: number;
+    submittedPerSec: number;
+    startedPerSec: number;
+    finishedPerSec: number;
+  } {
     const from = Math.floor(this.now() / 60_000) - windowMinutes + 1;
     let submitted = 0;
     let started = 0;
@@ -132,7 +165,12 @@ export class Stats {
       finished += b.succeeded + b.failed;
     }
     const sec = windowMinutes * 60;
-    return { windowSec: sec, submittedPerSec: submitted / sec, startedPerSec: started / sec, finishedPerSec: finished / sec };
+    return {
+      windowSec: sec,
+      submittedPerSec: submitted / sec,
+      startedPerSec: started / sec,
+      finishedPerSec: finished / sec,
+    };
   }
 
   queueWaitPercentiles(): { p50: number; p95: number; samples: number } {
