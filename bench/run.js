@@ -100,7 +100,7 @@ const buildWarning = flag('no-build') ? null : build();
 for (const p of ['store', 'server']) {
   if (!existsSync(path.join(root, `packages/${p}/dist/index.js`))) {
     console.error(
-      `packages/${p}/dist is missing: run \`npx tsc -b tsconfig.build.json\` (or drop --no-build)`,
+      `packages/${p}/dist is missing: run \`npm run build\` (tsc -b tsconfig.build.json), or drop --no-build`,
     );
     process.exit(1);
   }

@@ -1,7 +1,9 @@
 // `npm run bench -- --smoke`: the benchmark harness end to end at a tiny size (a server,
 // simulated agents and submitters in their own processes, every scenario). It checks that the
 // harness runs and verifies its own results (all jobs succeeded, each ran once); it never
-// asserts a timing, and the real benchmarks never run in `npm test`.
+// asserts a timing, and the real benchmarks never run in `npm test`. It runs the built dist/
+// (`npm run build`; CI builds in `npm ci`) and does not build it itself: a test should not
+// write dist/ under another build.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -10,7 +12,7 @@ const root = join(import.meta.dirname, '..', '..');
 
 function runSmoke(): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bench/run.js', '--smoke'], {
+    const child = spawn(process.execPath, ['bench/run.js', '--smoke', '--no-build'], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
