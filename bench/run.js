@@ -53,7 +53,7 @@ for (let i = 0; i < argv.length; i++) {
 if (flag('help')) {
   const header = readFileSync(fileURLToPath(import.meta.url), 'utf8')
     .split('\n')
-    .slice(1, 18);
+    .slice(1, 16);
   console.log(header.map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
   process.exit(0);
 }
