@@ -1,0 +1,31 @@
+/** Where a command writes and what it reads from its surroundings; tests pass their own. */
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+export function processIo(): CliIo {
+  return {
+    stdout: (text) => void process.stdout.write(text),
+    stderr: (text) => void process.stderr.write(text),
+    env: process.env,
+    cwd: process.cwd(),
+  };
+}
+
+/** SPEC §5: 125 when offload itself failed (bad config, server unreachable, rejected, ...). */
+export const EXIT_OFFLOAD_FAILED = 125;
+
+/** A failure with a message meant for the terminal as is, and the exit code to leave with. */
+export class CliError extends Error {
+  override name = 'CliError';
+  constructor(
+    message: string,
+    readonly exitCode: number = EXIT_OFFLOAD_FAILED,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}

@@ -1,0 +1,235 @@
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { request } from 'undici';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { openSqliteStore, type Store } from '@offload/store';
+import {
+  ensureAdminToken,
+  hashSecret,
+  loadServerConfig,
+  startServer,
+  StartupError,
+  type RunningServer,
+} from '@offload/server';
+
+let dir: string;
+const stores: Store[] = [];
+const servers: RunningServer[] = [];
+
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'offload-start-'));
+});
+afterEach(async () => {
+  for (const s of servers.splice(0)) await s.close();
+  for (const s of stores.splice(0)) await s.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function openStore(file = path.join(dir, 'offload.db')): Promise<Store> {
+  const store = await openSqliteStore({ path: file });
+  stores.push(store);
+  return store;
+}
+
+const mode = (file: string) => fs.statSync(file).mode & 0o777;
+
+describe('ensureAdminToken', () => {
+  it('generates a token once, stores only its hash, saves it 0600, and reuses it after', async () => {
+    const store = await openStore();
+    const first = await ensureAdminToken(store, { dataDir: dir, now: 1 });
+    expect(first).toMatchObject({
+      created: true,
+      source: 'generated',
+      file: path.join(dir, 'admin-token'),
+    });
+    expect(first.token).toMatch(/^offa_[A-Za-z0-9_-]{40,}$/);
+    expect(fs.readFileSync(first.file, 'utf8').trim()).toBe(first.token);
+    expect(mode(first.file)).toBe(0o600);
+    const record = await store.credentialFindByHash({ hash: hashSecret(first.token) });
+    expect(record).toMatchObject({ kind: 'admin', revokedAt: null });
+    expect(JSON.stringify(record)).not.toContain(first.token);
+
+    const again = await ensureAdminToken(store, { dataDir: dir, now: 2 });
+    expect(again).toEqual({ ...first, created: false, source: 'file' });
+  });
+
+  it('replaces a saved token the store does not know (a new store file)', async () => {
+    const old = await ensureAdminToken(await openStore(), { dataDir: dir, now: 1 });
+    const other = await openStore(path.join(dir, 'other.db'));
+    const fresh = await ensureAdminToken(other, { dataDir: dir, now: 2 });
+    expect(fresh.created).toBe(true);
+    expect(fresh.token).not.toBe(old.token);
+    expect(fs.readFileSync(fresh.file, 'utf8').trim()).toBe(fresh.token);
+    expect(await other.credentialFindByHash({ hash: hashSecret(old.token) })).toBeNull();
+  });
+
+  it('registers OFFLOAD_ADMIN_TOKEN under an id derived from its hash, once, and writes no file', async () => {
+    const store = await openStore();
+    const result = await ensureAdminToken(store, { envToken: 'xyz', dataDir: dir, now: 1 });
+    expect(result).toMatchObject({ token: 'xyz', created: false, source: 'env' });
+    const id = `admin_${hashSecret('xyz').slice(0, 16)}`;
+    expect(await store.credentialGet({ id })).toMatchObject({
+      kind: 'admin',
+      hash: hashSecret('xyz'),
+    });
+    await ensureAdminToken(store, { envToken: 'xyz', dataDir: dir, now: 2 });
+    expect(fs.existsSync(path.join(dir, 'admin-token'))).toBe(false);
+  });
+
+  it('refuses an OFFLOAD_ADMIN_TOKEN that is another kind of credential', async () => {
+    const store = await openStore();
+    await store.credentialCreate({
+      credential: {
+        id: 'key_1',
+        kind: 'api-key',
+        name: 'ci',
+        hash: hashSecret('offk_secret'),
+        scopes: ['read'],
+        queues: null,
+        capabilities: null,
+        agentId: null,
+        singleUse: false,
+        usedAt: null,
+        expiresAt: null,
+        revokedAt: null,
+        lastUsedAt: null,
+        createdAt: 1,
+      },
+    });
+    await expect(
+      ensureAdminToken(store, { envToken: 'offk_secret', dataDir: dir, now: 2 }),
+    ).rejects.toThrow(/api-key credential, not an admin token/);
+  });
+});
+
+describe('startServer', () => {
+  const silent = pino({ level: 'silent' });
+  const configFor = (flags: Record<string, string> = {}) =>
+    loadServerConfig({
+      env: {},
+      flags: { dataDir: path.join(dir, 'data'), port: '0', ...flags },
+      cwd: dir,
+    });
+
+  it('creates the data dir 0700, listens on a free port, and the admin token authenticates over HTTP', async () => {
+    const server = await startServer({ config: configFor(), logger: silent, env: {} });
+    servers.push(server);
+    expect(mode(path.join(dir, 'data'))).toBe(0o700);
+    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(server.url).not.toMatch(/:0$/);
+    expect(server.admin.created).toBe(true);
+
+    for (const p of ['/healthz', '/readyz'])
+      expect((await request(server.url + p)).statusCode).toBe(200);
+    const jobs = await request(`${server.url}/api/v1/jobs`, {
+      headers: { authorization: `Bearer ${server.admin.token}` },
+    });
+    expect(jobs.statusCode).toBe(200);
+    await jobs.body.dump();
+    const anonymous = await request(`${server.url}/api/v1/jobs`);
+    expect(anonymous.statusCode).toBe(401);
+    await anonymous.body.dump();
+  });
+
+  it('close() stops listening and releases the store file', async () => {
+    const config = configFor();
+    const server = await startServer({ config, logger: silent, env: {} });
+    await server.close();
+    await server.close(); // idempotent
+    await expect(request(server.url + '/healthz')).rejects.toThrow();
+    await openStore(config.store.slice('sqlite:'.length));
+  });
+
+  it('close() releases a parked agent claim at once and cuts an event stream after the grace period', async () => {
+    const server = await startServer({
+      config: configFor(),
+      logger: silent,
+      env: {},
+      shutdownGraceMs: 300,
+    });
+    servers.push(server);
+    const admin = {
+      authorization: `Bearer ${server.admin.token}`,
+      'content-type': 'application/json',
+    };
+    const post = async (url: string, token: Record<string, string>, body: unknown) => {
+      const res = await request(server.url + url, {
+        method: 'POST',
+        headers: token,
+        body: JSON.stringify(body),
+      });
+      return { status: res.statusCode, body: (await res.body.json()) as Record<string, any> };
+    };
+    const join = await post('/api/v1/keys', admin, { kind: 'join-token', name: 'join' });
+    expect(join.status).toBe(201);
+    const agentBody = {
+      name: 'a1',
+      capabilities: [],
+      resources: { cpu: 1, memoryMb: 512, gpus: [] },
+      maxJobs: 1,
+    };
+    const registered = await post(
+      '/api/v1/agent/register',
+      { ...admin, authorization: `Bearer ${join.body.token}` },
+      agentBody,
+    );
+    expect(registered.status).toBe(201);
+    const agent = { ...admin, authorization: `Bearer ${registered.body.secret}` };
+
+    const events = await request(`${server.url}/api/v1/events`, { headers: admin });
+    expect(events.statusCode).toBe(200);
+    const streamEnded = new Promise<void>((resolve) => {
+      events.body.on('error', () => resolve());
+      events.body.on('end', () => resolve());
+      events.body.resume();
+    });
+    const sync = post('/api/v1/agent/sync', agent, { max: 1, waitMs: 20_000 });
+    await vi.waitFor(() => expect(server.app.offload.dispatcher.parkedCount).toBe(1));
+
+    const started = Date.now();
+    const closed = server.close();
+    // Released by the shutdown (a cut connection would reject; the claim's own wait is 20 s).
+    await expect(sync).resolves.toMatchObject({ status: 200, body: { jobs: [] } });
+    await streamEnded;
+    await closed;
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('says PostgreSQL is not available yet', async () => {
+    const err = await startServer({
+      config: configFor({ store: 'postgres://localhost/offload' }),
+      logger: silent,
+      env: {},
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StartupError);
+    expect((err as Error).message).toMatch(/PostgreSQL store is not available in this version/);
+  });
+
+  it('names a port in use and leaves the store unlocked', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = String((blocker.address() as net.AddressInfo).port);
+      const config = configFor({ port });
+      const err = await startServer({ config, logger: silent, env: {} }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StartupError);
+      expect((err as Error).message).toBe(
+        `port ${port} on 127.0.0.1 is already in use: stop the other process, or choose another --port (0 picks a free one)`,
+      );
+      await openStore(config.store.slice('sqlite:'.length));
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+    }
+  });
+
+  it('refuses a second server on the same SQLite file', async () => {
+    const config = configFor();
+    servers.push(await startServer({ config, logger: silent, env: {} }));
+    await expect(startServer({ config, logger: silent, env: {} })).rejects.toThrow(
+      /is locked: another offload server is using it/,
+    );
+  });
+});
