@@ -171,6 +171,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   app.addHook('preClose', async () => {
     ready = false;
     dispatcher.wakeAll('timeout');
+    hub.releaseWaiters();
     closeSseStreams(app.server);
     await maintenance.stop();
   });

@@ -1,5 +1,11 @@
 export { buildApp, API_VERSION, type BuildAppOptions } from './app.js';
-export { resolveServerConfig, defaultDataDir, ConfigError, type ServerConfig, type RawConfig } from './config.js';
+export {
+  resolveServerConfig,
+  defaultDataDir,
+  ConfigError,
+  type ServerConfig,
+  type RawConfig,
+} from './config.js';
 export type { Services, App } from './routes/route-context.js';
 export { hashSecret, newSecret } from './services/secrets.js';
 export {
@@ -12,5 +18,16 @@ export {
   type ConfigFlags,
   type LoadServerConfigOptions,
 } from './config-loader.js';
-export { ensureAdminToken, ADMIN_TOKEN_FILE, type AdminToken, type EnsureAdminTokenOptions } from './admin-token.js';
-export { startServer, createLogger, StartupError, type StartServerOptions, type RunningServer } from './server.js';
+export {
+  ensureAdminToken,
+  ADMIN_TOKEN_FILE,
+  type AdminToken,
+  type EnsureAdminTokenOptions,
+} from './admin-token.js';
+export {
+  startServer,
+  createLogger,
+  StartupError,
+  type StartServerOptions,
+  type RunningServer,
+} from './server.js';

@@ -45,6 +45,27 @@ describe('submit', () => {
     expect((await t.request('GET', '/api/v1/jobs')).body.jobs).toHaveLength(1);
   });
 
+  it('concurrent submits share a commit but each gets its own job back', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        t.request('POST', '/api/v1/jobs', {
+          body: { task: 'x', name: `n${i}`, ...(i % 10 === 0 && { idempotencyKey: 'same' }) },
+        }),
+      ),
+    );
+    results.forEach((r, i) => {
+      if (i % 10 === 0) return;
+      expect(r.status).toBe(201);
+      expect(r.body.name).toBe(`n${i}`);
+    });
+    const keyed = results.filter((_, i) => i % 10 === 0);
+    expect(new Set(keyed.map((r) => r.body.id)).size).toBe(1);
+    expect(keyed.filter((r) => r.status === 201)).toHaveLength(1);
+    expect(
+      (await t.request('GET', '/api/v1/jobs', { query: { limit: '500' } })).body.jobs,
+    ).toHaveLength(46);
+  });
+
   it('schedules delayed jobs', async () => {
     const res = await t.request('POST', '/api/v1/jobs', { body: { task: 'x', delaySec: 60 } });
     expect(res.body.state).toBe('scheduled');
@@ -256,5 +277,22 @@ describe('waiting', () => {
     });
     expect(res.status).toBe(200);
     expect(res.body.state).toBe('canceled');
+  });
+});
+
+describe('shutdown', () => {
+  it('answers held waits with 202 when the server closes', async () => {
+    const job = await t.submit({ task: 'x' });
+    const pending = t.request('GET', `/api/v1/jobs/${job.id}/wait`, {
+      query: { timeoutSec: '60' },
+    });
+    await new Promise((r) => setTimeout(r, 30));
+    const started = performance.now();
+    const closing = t.app.close();
+    const res = await pending;
+    await closing;
+    expect(res.status).toBe(202);
+    expect(res.body.state).toBe('queued');
+    expect(performance.now() - started).toBeLessThan(5_000);
   });
 });

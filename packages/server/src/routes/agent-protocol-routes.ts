@@ -101,13 +101,11 @@ export function agentProtocolRoutes(app: App, s: Services): void {
         });
         s.dispatcher.agentChanged(agent);
         s.hub.agent('agent.online', agent);
-        return reply
-          .status(200)
-          .send({
-            agent: await agentWithRunning(s, agent),
-            leaseTimeoutMs: s.config.leaseTimeoutMs,
-            heartbeatIntervalMs,
-          });
+        return reply.status(200).send({
+          agent: await agentWithRunning(s, agent),
+          leaseTimeoutMs: s.config.leaseTimeoutMs,
+          heartbeatIntervalMs,
+        });
       }
       if (principal.kind !== 'join-token')
         throw new ApiError('FORBIDDEN', 'registering needs a join token');
@@ -151,14 +149,12 @@ export function agentProtocolRoutes(app: App, s: Services): void {
       });
       s.dispatcher.agentChanged(agent);
       s.hub.agent('agent.online', agent);
-      return reply
-        .status(201)
-        .send({
-          agent: await agentWithRunning(s, agent),
-          secret,
-          leaseTimeoutMs: s.config.leaseTimeoutMs,
-          heartbeatIntervalMs,
-        });
+      return reply.status(201).send({
+        agent: await agentWithRunning(s, agent),
+        secret,
+        leaseTimeoutMs: s.config.leaseTimeoutMs,
+        heartbeatIntervalMs,
+      });
     },
   });
 

@@ -47,6 +47,7 @@ export class EventHub {
   private readonly listeners = new Set<{ filter: EventFilter; listener: Listener }>();
   private readonly waiters = new Map<string, Set<(job: JobRecord) => void>>();
   private readonly logFollowers = new Map<string, Set<(chunks: LogChunk[]) => void>>();
+  private readonly activeWaits = new Set<() => void>();
 
   subscribe(filter: EventFilter, listener: Listener): () => void {
     const entry = { filter, listener };
@@ -108,17 +109,25 @@ export class EventHub {
     });
     const waiter = (job: JobRecord) => {
       clearTimeout(timer);
+      this.activeWaits.delete(cancel);
       done(job);
     };
     const cancel = () => {
       clearTimeout(timer);
+      this.activeWaits.delete(cancel);
       waiters.delete(waiter);
       if (waiters.size === 0 && this.waiters.get(jobId) === waiters) this.waiters.delete(jobId);
       done(null);
     };
     const timer = setTimeout(cancel, timeoutMs);
     waiters.add(waiter);
+    this.activeWaits.add(cancel);
     return { promise, cancel };
+  }
+
+  /** Ends every wait now, as if it timed out (shutdown: the clients get 202 with the job as it is). */
+  releaseWaiters(): void {
+    for (const cancel of [...this.activeWaits]) cancel();
   }
 
   followLogs(jobId: string, listener: (chunks: LogChunk[]) => void): () => void {

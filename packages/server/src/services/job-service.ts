@@ -13,6 +13,7 @@ import type { Dispatcher } from './dispatcher.js';
 import { jobEventFor, type EventHub } from './event-hub.js';
 import { createJobIdFactory } from './ids.js';
 import type { Stats } from './stats.js';
+import { SubmitCoalescer } from './submit-coalescer.js';
 
 /** Something that keeps the one due-time timer: told when a job gets an earlier due time. */
 export interface DueTimer {
@@ -27,6 +28,7 @@ export interface DueTimer {
 export class JobService {
   private readonly newJobId = createJobIdFactory();
   private dueTimer: DueTimer | null = null;
+  private readonly submits: SubmitCoalescer;
 
   constructor(
     private readonly store: Store,
@@ -35,7 +37,9 @@ export class JobService {
     private readonly dispatcher: Dispatcher,
     private readonly stats: Stats,
     private readonly options: { logCapBytes: number; timeoutGraceMs: number },
-  ) {}
+  ) {
+    this.submits = new SubmitCoalescer(store);
+  }
 
   setDueTimer(timer: DueTimer): void {
     this.dueTimer = timer;
@@ -61,7 +65,7 @@ export class JobService {
       );
       return job;
     });
-    const results = await this.store.jobsSubmit({ jobs: records });
+    const results = await this.submits.submit(records);
     const created = results.filter((r) => r.created).map((r) => r.job);
     if (created.length > 0) {
       this.dispatcher.classesMayHaveChanged();

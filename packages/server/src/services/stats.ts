@@ -24,6 +24,7 @@ export class Stats {
   private readonly buckets: Bucket[] = [];
   private readonly waits = new Float64Array(WAIT_SAMPLES);
   private waitCount = 0;
+  private readonly children = new Map<object, Map<string, unknown>>();
 
   private readonly submittedTotal = new client.Counter({
     name: 'offload_jobs_submitted_total',
@@ -97,18 +98,18 @@ export class Stats {
 
   submitted(jobs: readonly JobRecord[]): void {
     this.bucket().submitted += jobs.length;
-    for (const j of jobs) this.submittedTotal.inc({ queue: j.queue });
+    for (const [queue, n] of countByQueue(jobs)) this.submittedTotal.inc({ queue }, n);
   }
 
   started(jobs: readonly JobRecord[]): void {
     const b = this.bucket();
     b.started += jobs.length;
+    for (const [queue, n] of countByQueue(jobs)) this.startedTotal.inc({ queue }, n);
     for (const j of jobs) {
-      this.startedTotal.inc({ queue: j.queue });
       if (j.queuedAt !== null && j.startedAt !== null) {
         const ms = Math.max(0, j.startedAt - j.queuedAt);
         this.waits[this.waitCount++ % WAIT_SAMPLES] = ms;
-        this.queueWait.observe({ queue: j.queue }, ms / 1000);
+        this.child(this.queueWait, j.queue).observe(ms / 1000);
       }
     }
   }
@@ -118,9 +119,25 @@ export class Stats {
     for (const j of jobs) {
       if (j.state === 'succeeded') b.succeeded++;
       else if (j.state === 'failed') b.failed++;
-      this.finishedTotal.inc({ queue: j.queue, state: j.state });
-      if (j.usage) this.runTime.observe({ queue: j.queue, state: j.state }, j.usage.wallSec);
+      this.child(this.finishedTotal, j.queue, j.state).inc();
+      if (j.usage) this.child(this.runTime, j.queue, j.state).observe(j.usage.wallSec);
     }
+  }
+
+  /**
+   * The labelled child of a metric, cached: prom-client hashes the label object on every
+   * inc/observe otherwise, which cost up to 8 % of the server in one-job claims (bench).
+   */
+  private child<T extends client.Counter | client.Histogram>(
+    metric: T,
+    ...labels: string[]
+  ): ReturnType<T['labels']> {
+    const key = labels.join('\u0000');
+    let perMetric = this.children.get(metric);
+    if (!perMetric) this.children.set(metric, (perMetric = new Map()));
+    let c = perMetric.get(key);
+    if (!c) perMetric.set(key, (c = metric.labels(...labels)));
+    return c as ReturnType<T['labels']>;
   }
 
   /** Per-minute buckets for the last hour, oldest first, with empty minutes filled in. */
@@ -190,4 +207,10 @@ export class Stats {
     while (this.buckets.length > MINUTES) this.buckets.shift();
     return b;
   }
+}
+
+function countByQueue(jobs: readonly JobRecord[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const j of jobs) counts.set(j.queue, (counts.get(j.queue) ?? 0) + 1);
+  return counts;
 }
