@@ -294,3 +294,61 @@ describe('agents admin', () => {
     expect((await t.request('GET', '/api/v1/agents/nope')).status).toBe(404);
   });
 });
+
+describe('log follow', () => {
+  it('streams output live as SSE, in order, then `end` with the finished job', async () => {
+    const a = await t.registerAgent({ capabilities: ['task:x'] });
+    const job = await t.submit({ task: 'x' });
+    const [claim] = (await a.sync()).jobs;
+    const send = (stream: 'stdout' | 'stderr', data: string) =>
+      t.request('POST', '/api/v1/agent/logs', {
+        token: a.secret,
+        body: { logs: [{ jobId: job.id, leaseId: claim!.leaseId, stream, data }] },
+      });
+    await send('stdout', 'before follow\n');
+
+    const address = await t.app.listen({ port: 0, host: '127.0.0.1' });
+    const res = await fetch(`${address}/api/v1/jobs/${job.id}/logs?follow=1`, {
+      headers: { authorization: `Bearer ${t.adminToken}` },
+    });
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const reader = res.body!.getReader();
+    const events: Array<{ event: string; data: string }> = [];
+    let buffer = '';
+    const readUntil = async (done: () => boolean) => {
+      while (!done()) {
+        const { value, done: eof } = await reader.read();
+        if (eof) break;
+        buffer += new TextDecoder().decode(value);
+        let sep;
+        while ((sep = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, sep);
+          buffer = buffer.slice(sep + 2);
+          const event = /^event: (.*)$/m.exec(block)?.[1];
+          const data = /^data: (.*)$/m.exec(block)?.[1];
+          if (event && data !== undefined) events.push({ event, data });
+        }
+      }
+    };
+    await readUntil(() => events.length >= 1);
+    await send('stderr', 'live 1\n');
+    await send('stdout', 'live 2\n');
+    await readUntil(() => events.length >= 3);
+    await a.sync({
+      max: 0,
+      completions: [{ jobId: job.id, leaseId: claim!.leaseId, outcome: 'succeeded' }],
+    });
+    await readUntil(() => events.some((e) => e.event === 'end'));
+    expect(
+      events.map((e) => [
+        e.event,
+        e.event === 'end' ? JSON.parse(e.data).state : JSON.parse(e.data),
+      ]),
+    ).toEqual([
+      ['stdout', 'before follow\n'],
+      ['stderr', 'live 1\n'],
+      ['stdout', 'live 2\n'],
+      ['end', 'succeeded'],
+    ]);
+  });
+});
