@@ -101,8 +101,11 @@ export async function generateErrorsDoc({ root }) {
 /**
  * The OpenAPI document the server serves at /openapi.json, built from the same schemas that
  * validate requests (the app is built over an in-memory store and never listens).
+ * @typedef {{ summary?: string, description?: string, tags?: string[] }} OpenApiOperation
+ * @typedef {{ info?: { description?: string }, paths?: Record<string, Record<string, OpenApiOperation>> }} OpenApiDoc
+ * @typedef {{ ready(): Promise<unknown>, swagger(): OpenApiDoc, close(): Promise<unknown> }} BuiltApp
  * @param {string} root
- * @returns {Promise<any>}
+ * @returns {Promise<OpenApiDoc>}
  */
 export async function buildOpenApi(root) {
   const store = await importBuilt(root, 'store');
@@ -111,7 +114,7 @@ export async function buildOpenApi(root) {
     /** @type {(o: { path: string }) => Promise<{ close(): Promise<void> }>} */ (
       store['openSqliteStore']
     );
-  const buildApp = /** @type {(o: object) => Promise<any>} */ (server['buildApp']);
+  const buildApp = /** @type {(o: object) => Promise<BuiltApp>} */ (server['buildApp']);
   const resolveServerConfig = /** @type {(raw: object, env: object) => object} */ (
     server['resolveServerConfig']
   );
@@ -133,15 +136,15 @@ export async function buildOpenApi(root) {
 
 /**
  * docs/reference/api.md: every operation with who may call it, grouped by tag.
- * @param {any} doc an OpenAPI 3 document
+ * @param {OpenApiDoc} doc an OpenAPI 3 document
  */
 export function renderApiDoc(doc) {
   /** @type {Map<string, string[]>} */
   const byTag = new Map();
   for (const [path, item] of Object.entries(doc.paths ?? {})) {
-    for (const [method, op] of Object.entries(/** @type {Record<string, any>} */ (item))) {
+    for (const [method, op] of Object.entries(item)) {
       const tag = op.tags?.[0] ?? 'other';
-      const [access, ...rest] = String(op.description ?? '').split('\n\n');
+      const [access, ...rest] = (op.description ?? '').split('\n\n');
       const who = access?.startsWith('**Access:**')
         ? access.replace('**Access:** ', '').replace(/\.$/, '')
         : '';

@@ -134,7 +134,7 @@ export class Stats {
   ): ReturnType<T['labels']> {
     const key = labels.join('\u0000');
     let perMetric = this.children.get(metric);
-    if (!perMetric) this.children.set(metric, (perMetric = new Map()));
+    if (!perMetric) this.children.set(metric, (perMetric = new Map<string, unknown>()));
     let c = perMetric.get(key);
     if (!c) perMetric.set(key, (c = metric.labels(...labels)));
     return c as ReturnType<T['labels']>;
