@@ -17,7 +17,9 @@ if (!dataDir) {
 
 // Imported by path, not by package name: the bench runs what `tsc -b tsconfig.build.json` built.
 /** @type {typeof import('@offload/store')} */
-const { openSqliteStore } = await import(path.join(root, 'packages/store/dist/index.js'));
+const { credentialRecord, openSqliteStore } = await import(
+  path.join(root, 'packages/store/dist/index.js')
+);
 /** @type {typeof import('@offload/server')} */
 const { buildApp, hashSecret, newSecret, resolveServerConfig } = await import(
   path.join(root, 'packages/server/dist/index.js')
@@ -29,22 +31,13 @@ const app = await buildApp({ store, config });
 
 const adminToken = newSecret('admin');
 await store.credentialCreate({
-  credential: {
+  credential: credentialRecord({
     id: 'admin_bench',
     kind: 'admin',
     name: 'bench admin',
     hash: hashSecret(adminToken),
-    scopes: [],
-    queues: null,
-    capabilities: null,
-    agentId: null,
-    singleUse: false,
-    usedAt: null,
-    expiresAt: null,
-    revokedAt: null,
-    lastUsedAt: null,
     createdAt: Date.now(),
-  },
+  }),
 });
 
 const url = await app.listen({ port: 0, host: '127.0.0.1' });

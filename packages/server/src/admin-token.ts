@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { CredentialRecord, Store } from '@offload/store';
+import { credentialRecord, type CredentialRecord, type Store } from '@offload/store';
 import { hashSecret, newSecret } from './services/secrets.js';
 
 export const ADMIN_TOKEN_FILE = 'admin-token';
@@ -93,22 +93,7 @@ export async function ensureAdminToken(
 }
 
 function adminCredential(id: string, name: string, hash: string, now: number): CredentialRecord {
-  return {
-    id,
-    kind: 'admin',
-    name,
-    hash,
-    scopes: [],
-    queues: null,
-    capabilities: null,
-    agentId: null,
-    singleUse: false,
-    usedAt: null,
-    expiresAt: null,
-    revokedAt: null,
-    lastUsedAt: null,
-    createdAt: now,
-  };
+  return credentialRecord({ id, kind: 'admin', name, hash, createdAt: now });
 }
 
 async function readTokenFile(file: string): Promise<string | undefined> {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { openSqliteStore, type Store } from '@offload/store';
+import { credentialRecord, openSqliteStore, type Store } from '@offload/store';
 import {
   ensureAdminToken,
   hashSecret,
@@ -82,22 +82,14 @@ describe('ensureAdminToken', () => {
   it('refuses an OFFLOAD_ADMIN_TOKEN that is another kind of credential', async () => {
     const store = await openStore();
     await store.credentialCreate({
-      credential: {
+      credential: credentialRecord({
         id: 'key_1',
         kind: 'api-key',
         name: 'ci',
         hash: hashSecret('offk_secret'),
         scopes: ['read'],
-        queues: null,
-        capabilities: null,
-        agentId: null,
-        singleUse: false,
-        usedAt: null,
-        expiresAt: null,
-        revokedAt: null,
-        lastUsedAt: null,
         createdAt: 1,
-      },
+      }),
     });
     await expect(
       ensureAdminToken(store, { envToken: 'offk_secret', dataDir: dir, now: 2 }),

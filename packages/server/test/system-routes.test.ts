@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createManualClock } from '@offload/core';
-import { openSqliteStore } from '@offload/store';
+import { credentialRecord, openSqliteStore } from '@offload/store';
 import pino from 'pino';
 import { buildApp, hashSecret, newSecret, resolveServerConfig } from '@offload/server';
 import { createTestServer, type TestServer } from './test-server.js';
@@ -526,22 +526,13 @@ describe('secrets', () => {
     });
     const admin = newSecret('admin');
     await store.credentialCreate({
-      credential: {
+      credential: credentialRecord({
         id: 'admin_s',
         kind: 'admin',
         name: 'admin',
         hash: hashSecret(admin),
-        scopes: [],
-        queues: null,
-        capabilities: null,
-        agentId: null,
-        singleUse: false,
-        usedAt: null,
-        expiresAt: null,
-        revokedAt: null,
-        lastUsedAt: null,
         createdAt: clock.now(),
-      },
+      }),
     });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createManualClock, type ManualClock } from '@offload/core';
 import type { AgentRegister, Job, KeyCreated, Scope } from '@offload/protocol';
-import { openSqliteStore, type Store } from '@offload/store';
+import { credentialRecord, openSqliteStore, type Store } from '@offload/store';
 import pino from 'pino';
 import {
   buildApp,
@@ -86,22 +86,13 @@ export async function createTestServer(
 
   const adminToken = newSecret('admin');
   await store.credentialCreate({
-    credential: {
+    credential: credentialRecord({
       id: 'admin_test',
       kind: 'admin',
       name: 'admin',
       hash: hashSecret(adminToken),
-      scopes: [],
-      queues: null,
-      capabilities: null,
-      agentId: null,
-      singleUse: false,
-      usedAt: null,
-      expiresAt: null,
-      revokedAt: null,
-      lastUsedAt: null,
       createdAt: clock.now(),
-    },
+    }),
   });
 
   const request: TestServer['request'] = async (method, url, opts = {}) => {

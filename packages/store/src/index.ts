@@ -1,2 +1,3 @@
 export * from './store.js';
+export { credentialRecord } from './credential-record.js';
 export { openSqliteStore, type SqliteStoreOptions } from './sqlite/sqlite-store.js';

@@ -15,7 +15,7 @@ import {
   SyncRequestSchema,
   SyncResponseSchema,
 } from '@offload/protocol';
-import type { ClaimedAttempt } from '@offload/store';
+import { credentialRecord, type ClaimedAttempt } from '@offload/store';
 import { principalOf } from '../plugins/auth-hook.js';
 import { hashSecret, newId, newSecret } from '../services/secrets.js';
 import { jobView } from '../services/views.js';
@@ -130,22 +130,14 @@ export function agentProtocolRoutes(app: App, s: Services): void {
       });
       const secret = newSecret('agent');
       await s.store.credentialCreate({
-        credential: {
+        credential: credentialRecord({
           id: newId('cred_'),
           kind: 'agent',
           name: `agent ${agent.name}`,
           hash: hashSecret(secret),
-          scopes: [],
-          queues: null,
-          capabilities: null,
           agentId: agent.id,
-          singleUse: false,
-          usedAt: null,
-          expiresAt: null,
-          revokedAt: null,
-          lastUsedAt: null,
           createdAt: now,
-        },
+        }),
       });
       s.dispatcher.agentChanged(agent);
       s.hub.agent('agent.online', agent);

@@ -7,6 +7,7 @@ import {
   KeyListSchema,
   KeySchema,
 } from '@offload/protocol';
+import { credentialRecord } from '@offload/store';
 import { hashSecret, newId, newSecret } from '../services/secrets.js';
 import { keyView } from '../services/views.js';
 import type { App, Services } from './route-context.js';
@@ -64,7 +65,7 @@ export function keysRoutes(app: App, s: Services): void {
       }
       const now = s.clock.now();
       const token = newSecret(b.kind);
-      const credential = {
+      const credential = credentialRecord({
         id: newId(b.kind === 'api-key' ? 'key_' : 'jt_'),
         kind: b.kind,
         name: b.name,
@@ -72,14 +73,10 @@ export function keysRoutes(app: App, s: Services): void {
         scopes: b.scopes ?? [],
         queues: b.queues ?? null,
         capabilities: b.capabilities ?? null,
-        agentId: null,
         singleUse: b.singleUse ?? false,
-        usedAt: null,
         expiresAt: b.ttlSec === undefined ? null : now + b.ttlSec * 1000,
-        revokedAt: null,
-        lastUsedAt: null,
         createdAt: now,
-      };
+      });
       await s.store.credentialCreate({ credential });
       return reply.status(201).send({ ...keyView(credential), token });
     },
