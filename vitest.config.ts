@@ -9,7 +9,8 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^@offload\/store\/testing$/, replacement: src('store', 'testing/index.ts') },
-      ...['protocol', 'core', 'store', 'server', 'cli'].map((p) => ({
+      { find: /^@offload\/client\/browser$/, replacement: src('client', 'browser.ts') },
+      ...['protocol', 'core', 'store', 'server', 'client', 'cli'].map((p) => ({
         find: new RegExp(`^@offload/${p}$`),
         replacement: src(p),
       })),

@@ -1,0 +1,53 @@
+// Everything both entry points export: the transport-agnostic part of the SDK.
+export {
+  OffloadError,
+  OffloadApiError,
+  OffloadNetworkError,
+  OffloadTimeoutError,
+  JobFailedError,
+  ApiErrorClasses,
+  type ApiErrorClass,
+  type ApiErrorCodeLike,
+} from './errors.js';
+export { OffloadBase, type TransportFactory } from './offload.js';
+export { AgentsApi, QueuesApi, KeysApi } from './admin-api.js';
+export {
+  AgentClientBase,
+  type AgentClientOptions,
+  type AgentCallOptions,
+  type CompletionReport,
+} from './agent-client.js';
+export type { LiveStream } from './sse-subscription.js';
+export type { RequestPolicy } from './http-client.js';
+export { createFetchTransport, type FetchTransportOptions } from './transport-fetch.js';
+export type {
+  Transport,
+  TransportRequest,
+  TransportResponse,
+  FetchLike,
+  FetchResponseLike,
+} from './transport.js';
+export type * from './types.js';
+export type {
+  Agent,
+  AgentRegister,
+  AgentRegistered,
+  ApiErrorCode,
+  Completion,
+  HeartbeatRequest,
+  HeartbeatResponse,
+  Job,
+  JobState,
+  JobSubmit,
+  Key,
+  KeyCreate,
+  KeyCreated,
+  LogReport,
+  Priority,
+  Queue,
+  Scope,
+  Stats,
+  SyncRequest,
+  SyncResponse,
+  ClaimedJob,
+} from '@offload/protocol';
