@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { KeyCreated, Scope } from '@offload/protocol';
 import { buildApp, hashSecret, newSecret, resolveServerConfig, type App } from '@offload/server';
-import { openSqliteStore, type Store } from '@offload/store';
+import { credentialRecord, openSqliteStore, type Store } from '@offload/store';
 
 /**
  * A real offload server (SQLite in a temp dir, the real clock) listening on a free port of
@@ -31,22 +31,13 @@ export async function startRealServer(): Promise<RealServer> {
   const app = await buildApp({ store, config, startMaintenance: false });
   const adminToken = newSecret('admin');
   await store.credentialCreate({
-    credential: {
+    credential: credentialRecord({
       id: 'admin_test',
       kind: 'admin',
       name: 'admin',
       hash: hashSecret(adminToken),
-      scopes: [],
-      queues: null,
-      capabilities: null,
-      agentId: null,
-      singleUse: false,
-      usedAt: null,
-      expiresAt: null,
-      revokedAt: null,
-      lastUsedAt: null,
       createdAt: Date.now(),
-    },
+    }),
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = app.server.address() as AddressInfo;
