@@ -10,7 +10,7 @@ export default defineConfig({
     alias: [
       { find: /^@offload\/store\/testing$/, replacement: src('store', 'testing/index.ts') },
       { find: /^@offload\/client\/browser$/, replacement: src('client', 'browser.ts') },
-      ...['protocol', 'core', 'store', 'server', 'client', 'cli'].map((p) => ({
+      ...['protocol', 'core', 'store', 'server', 'client', 'cli', 'agent'].map((p) => ({
         find: new RegExp(`^@offload/${p}$`),
         replacement: src(p),
       })),

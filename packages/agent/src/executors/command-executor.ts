@@ -1,0 +1,404 @@
+import type { ChildProcess } from 'node:child_process';
+import { watch, type FSWatcher } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import type { ClaimedJob } from '@offload/protocol';
+import {
+  jobFile,
+  writeJsonAtomic,
+  type ExitInfo,
+  type JobSpec,
+  type SupervisorInfo,
+} from '../supervisor/job-files.js';
+import { bootId, readProcStat, signalTree, treeAlive, type JobTree } from '../supervisor/proc.js';
+import {
+  jobDirPath,
+  launchSupervisor,
+  readExitInfo,
+  readSpec,
+  readSupervisorInfo,
+  supervisorAlive,
+} from '../supervisor/supervisor-launcher.js';
+import { buildJobEnv } from './job-env.js';
+import { failed, type JobOutcome, type RunCallbacks, type Usage } from './job-outcome.js';
+import { LogTail } from './log-tail.js';
+import { DEFAULT_BATCH_BYTES, DEFAULT_BATCH_MS, OutputBatcher } from './output-batcher.js';
+
+export const DEFAULT_KILL_GRACE_MS = 10_000;
+
+export interface CommandExecutorOptions {
+  /** The agent's state directory; job directories go under `<stateDir>/jobs/`. */
+  stateDir: string;
+  /** SIGTERM → SIGKILL delay on cancel and timeout (SPEC default 10 s). */
+  killGraceMs?: number;
+  /** Environment the job's `env` is added to. Default: the agent's, less its own OFFLOAD_* settings. */
+  baseEnv?: NodeJS.ProcessEnv;
+  /** The machine has GPUs: a job that reserved none gets CUDA_VISIBLE_DEVICES="" (sees none). */
+  hasGpus?: boolean;
+  /** Output batching (agent protocol: ~100 ms / 64 KiB). */
+  batchMs?: number;
+  batchBytes?: number;
+  /** Safety net behind fs.watch: re-check the job directory and the supervisor this often. */
+  pollIntervalMs?: number;
+  /** How long the supervisor may take to start the command. */
+  startTimeoutMs?: number;
+}
+
+export interface AttachOptions extends RunCallbacks {
+  /** Resume the output stream here (an `OutputChunk.offset` persisted before the restart). */
+  logOffset?: number;
+}
+
+/** A command job running under its supervisor. */
+export interface CommandRun {
+  readonly jobId: string;
+  readonly attempt: number;
+  readonly jobDir: string;
+  /** The command's pid (= its process group and session id); undefined if it never started. */
+  readonly pid: number | undefined;
+  /** Offset in output.log up to which output has been emitted. */
+  readonly logOffset: number;
+  /** The outcome; resolves exactly once, after the last output and progress were emitted. Never rejects. */
+  readonly done: Promise<JobOutcome>;
+  /** SIGTERM to the whole tree, SIGKILL after the grace; `done` then resolves CANCELED. */
+  cancel(): void;
+}
+
+export interface CommandExecutor {
+  /** Starts `job` and resolves once its command runs (or failed to start: see `done`). */
+  start(job: ClaimedJob, callbacks?: RunCallbacks): Promise<CommandRun>;
+  /**
+   * Re-attaches to the job in `jobDir` after an agent restart: follows a supervisor that still
+   * runs (checked by pid and start time, against pid reuse), or resolves at once from exit.json.
+   */
+  attach(jobDir: string, options?: AttachOptions): Promise<CommandRun>;
+}
+
+export function createCommandExecutor(options: CommandExecutorOptions): CommandExecutor {
+  const opts = {
+    killGraceMs: options.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
+    batchMs: options.batchMs ?? DEFAULT_BATCH_MS,
+    batchBytes: options.batchBytes ?? DEFAULT_BATCH_BYTES,
+    pollIntervalMs: options.pollIntervalMs ?? 1000,
+    startTimeoutMs: options.startTimeoutMs ?? 30_000,
+  };
+
+  return {
+    async start(job, callbacks = {}) {
+      const jobDir = jobDirPath(options.stateDir, job.id, job.attempt);
+      const run = new SupervisedRun(jobDir, job.id, job.attempt, { ...opts, callbacks });
+      try {
+        await prepareJobDir(jobDir);
+        const argv = commandArgv(job);
+        if (typeof argv === 'string') {
+          run.settleNow(failed('SPAWN_FAILED', argv, { wallSec: 0 }));
+          return run;
+        }
+        const spec: JobSpec = {
+          version: 1,
+          jobId: job.id,
+          attempt: job.attempt,
+          argv,
+          killGraceMs: opts.killGraceMs,
+          createdAt: new Date().toISOString(),
+          ...(job.payload.cwd !== undefined && { cwd: job.payload.cwd }),
+          ...(job.payload.nice !== undefined && { nice: job.payload.nice }),
+          ...(job.timeoutSec > 0 && { timeoutMs: Math.round(job.timeoutSec * 1000) }),
+        };
+        const env = buildJobEnv(job, {
+          ...(options.baseEnv && { baseEnv: options.baseEnv }),
+          hasGpus: options.hasGpus ?? false,
+        });
+        writeJsonAtomic(jobFile(jobDir, 'spec'), spec);
+        await writeFile(jobFile(jobDir, 'env'), JSON.stringify(env), { mode: 0o600 });
+        run.begin(launchSupervisor(jobDir));
+        await run.waitStarted(opts.startTimeoutMs);
+      } catch (err) {
+        run.settleNow(
+          failed('SPAWN_FAILED', `could not start the job: ${errMessage(err)}`, { wallSec: 0 }),
+        );
+      }
+      return run;
+    },
+
+    async attach(jobDir, { logOffset = 0, ...callbacks } = {}) {
+      const spec = readSpec(jobDir);
+      if (!spec) throw new Error(`${jobDir} is not a job directory (no readable spec.json)`);
+      const run = new SupervisedRun(jobDir, spec.jobId, spec.attempt, {
+        ...opts,
+        callbacks,
+        logOffset,
+      });
+      run.begin(undefined);
+      return run;
+    },
+  };
+}
+
+/** The argv to run, or why there is none. A string command runs under `/bin/sh -c`. */
+function commandArgv(job: ClaimedJob): string[] | string {
+  const cmd = job.payload.command;
+  if (typeof cmd === 'string') return cmd.trim() ? ['/bin/sh', '-c', cmd] : 'the command is empty';
+  if (Array.isArray(cmd)) return cmd.length > 0 && cmd[0] ? cmd : 'the command is empty';
+  return 'the job has no command';
+}
+
+async function prepareJobDir(jobDir: string): Promise<void> {
+  const info = readSupervisorInfo(jobDir);
+  if (info && !readExitInfo(jobDir) && supervisorAlive(info))
+    throw new Error(
+      `${jobDir} belongs to a supervisor that still runs (pid ${info.supervisorPid})`,
+    );
+  // Left from a handed-back run of the same attempt: its output was shipped already.
+  await rm(jobDir, { recursive: true, force: true });
+  await mkdir(jobDir, { recursive: true, mode: 0o700 });
+}
+
+const errMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+interface RunOptions {
+  killGraceMs: number;
+  batchMs: number;
+  batchBytes: number;
+  pollIntervalMs: number;
+  callbacks: RunCallbacks;
+  logOffset?: number;
+}
+
+/**
+ * Watches one job directory. The outcome comes from exit.json (written last by the
+ * supervisor); the supervisor's death without one means the job can no longer be observed:
+ * what is left of its tree is killed and the attempt ends AGENT_LOST.
+ */
+class SupervisedRun implements CommandRun {
+  readonly done: Promise<JobOutcome>;
+  private resolveDone!: (o: JobOutcome) => void;
+  private settled = false;
+  private info: SupervisorInfo | undefined;
+  private child: ChildProcess | undefined;
+  private watcher: FSWatcher | undefined;
+  private interval: NodeJS.Timeout | undefined;
+  private readonly tail: LogTail;
+  private readonly waiters = new Set<() => void>();
+  private fallbackKill: NodeJS.Timeout | undefined;
+  /** Until begin(), the directory may hold another run's files: never read them. */
+  private begun = false;
+
+  constructor(
+    readonly jobDir: string,
+    readonly jobId: string,
+    readonly attempt: number,
+    private readonly opts: RunOptions,
+  ) {
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    const batcher = new OutputBatcher({
+      ...opts.callbacks,
+      batchMs: opts.batchMs,
+      batchBytes: opts.batchBytes,
+    });
+    this.tail = new LogTail(jobFile(jobDir, 'output'), opts.logOffset ?? 0, batcher, opts.batchMs);
+  }
+
+  get pid(): number | undefined {
+    return this.info?.pid ?? undefined;
+  }
+
+  get logOffset(): number {
+    return this.tail.offset;
+  }
+
+  begin(child: ChildProcess | undefined): void {
+    this.begun = true;
+    this.child = child;
+    try {
+      // One inotify watch on the directory covers output.log growing and exit.json appearing.
+      this.watcher = watch(this.jobDir, (_event, name) => {
+        if (name === 'output.log') this.tail.poke();
+        else this.check();
+      });
+      this.watcher.on('error', () => this.watcher?.close());
+    } catch {
+      // No inotify left (or no fs.watch here): the interval below still sees everything.
+    }
+    this.interval = setInterval(() => {
+      this.tail.poke();
+      this.check();
+      if (!this.child && this.info && !this.settled && !supervisorAlive(this.info))
+        this.supervisorGone();
+    }, this.opts.pollIntervalMs);
+    this.interval.unref();
+    child?.once('exit', () => {
+      this.child = undefined;
+      this.check();
+      if (!this.settled) this.supervisorGone();
+    });
+    child?.once('error', () => {
+      this.child = undefined;
+      this.check();
+      if (!this.settled) this.supervisorGone();
+    });
+    this.check();
+    if (!this.settled && !this.child && (!this.info || !supervisorAlive(this.info)))
+      this.supervisorGone();
+    this.tail.poke();
+  }
+
+  /** Resolves when the command has a pid or the run has ended; cancels after `timeoutMs`. */
+  waitStarted(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const ready = () => this.settled || this.info?.pid != null;
+      if (ready()) return resolve();
+      const timer = setTimeout(() => {
+        this.waiters.delete(waiter);
+        this.settleNow(
+          failed('SPAWN_FAILED', `the job supervisor did not start within ${timeoutMs} ms`, {
+            wallSec: 0,
+          }),
+        );
+        resolve();
+      }, timeoutMs);
+      const waiter = () => {
+        if (!ready()) return;
+        clearTimeout(timer);
+        this.waiters.delete(waiter);
+        resolve();
+      };
+      this.waiters.add(waiter);
+    });
+  }
+
+  cancel(): void {
+    if (this.settled) return;
+    const info = this.info;
+    try {
+      writeJsonAtomic(jobFile(this.jobDir, 'killRequest'), {
+        reason: 'cancel',
+        graceMs: this.opts.killGraceMs,
+      });
+    } catch {
+      // The supervisor then assumes `cancel` with the job's grace.
+    }
+    if (info && supervisorAlive(info)) {
+      try {
+        process.kill(info.supervisorPid, 'SIGTERM');
+        return;
+      } catch {
+        // gone meanwhile: fall through
+      }
+    }
+    this.supervisorGone();
+  }
+
+  /** Ends the run with `outcome` without a supervisor (it never started or failed to). */
+  settleNow(outcome: JobOutcome): void {
+    if (this.settled) return;
+    const info = this.info;
+    if (info && supervisorAlive(info)) {
+      try {
+        process.kill(info.supervisorPid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    const tree = this.jobTree();
+    if (tree) signalTree(tree, 'SIGKILL');
+    void this.settle(outcome);
+  }
+
+  private check(): void {
+    if (this.settled) return;
+    // supervisor.json is final once it names the command's pid.
+    if (this.info?.pid == null) this.info = readSupervisorInfo(this.jobDir) ?? this.info;
+    const exit = readExitInfo(this.jobDir);
+    if (exit) void this.settle(outcomeFromExit(exit, readSpec(this.jobDir)));
+    for (const w of [...this.waiters]) w();
+  }
+
+  /**
+   * The supervisor is gone. If it left exit.json that is the outcome; otherwise kill whatever
+   * remains of the tree (SIGTERM, SIGKILL after the grace) and end AGENT_LOST.
+   */
+  private supervisorGone(): void {
+    this.check();
+    if (this.settled || this.fallbackKill) return;
+    const tree = this.jobTree();
+    const lost = (): void => {
+      void this.settle(
+        failed(
+          'AGENT_LOST',
+          `the job's supervisor${this.info ? ` (pid ${this.info.supervisorPid})` : ''} is gone and left no exit status`,
+          { wallSec: wallSince(this.info?.startedAt) },
+        ),
+      );
+    };
+    if (!tree || !treeAlive(tree)) return lost();
+    signalTree(tree, 'SIGTERM');
+    signalTree(tree, 'SIGCONT');
+    const deadline = Date.now() + this.opts.killGraceMs;
+    const step = (): void => {
+      if (!treeAlive(tree)) return lost();
+      if (Date.now() >= deadline) signalTree(tree, 'SIGKILL');
+      this.fallbackKill = setTimeout(step, 100);
+    };
+    this.fallbackKill = setTimeout(step, 100);
+  }
+
+  /**
+   * The command's tree, only if it can be ours: same boot, and the leader either gone (its
+   * pid stays reserved while any member of its group or session lives) or alive with the
+   * recorded start time. A leader pid held by another process means our tree is gone.
+   */
+  private jobTree(): JobTree | undefined {
+    const info = this.info;
+    if (!info || info.pid == null || info.pid <= 1) return undefined;
+    if (info.bootId !== null && info.bootId !== bootId()) return undefined;
+    const leader = readProcStat(info.pid);
+    const leaderLive = leader && leader.state !== 'Z' && leader.state !== 'X';
+    if (leaderLive && info.startTime !== null && leader.startTime !== info.startTime)
+      return undefined;
+    return { pgid: info.pid, sid: info.pid, minStartTime: info.startTime };
+  }
+
+  private async settle(outcome: JobOutcome): Promise<void> {
+    if (this.settled) return;
+    this.settled = true;
+    this.watcher?.close();
+    clearInterval(this.interval);
+    clearTimeout(this.fallbackKill);
+    for (const w of [...this.waiters]) w();
+    if (this.begun) await this.tail.drain().catch(() => undefined);
+    this.resolveDone(outcome);
+  }
+}
+
+function wallSince(iso: string | null | undefined): number {
+  const t = iso ? Date.parse(iso) : NaN;
+  return Number.isFinite(t) ? Math.max(0, (Date.now() - t) / 1000) : 0;
+}
+
+/** Maps the supervisor's exit record to the attempt's outcome. */
+export function outcomeFromExit(exit: ExitInfo, spec?: JobSpec): JobOutcome {
+  const usage: Usage = { wallSec: round3(exit.wallSec) };
+  if (exit.cpuSec != null) usage.cpuSec = round3(exit.cpuSec);
+  if (exit.maxRssMb != null) usage.maxRssMb = exit.maxRssMb;
+  const status: Pick<JobOutcome, 'exitCode' | 'signal'> = {};
+  if (exit.exitCode != null) status.exitCode = exit.exitCode;
+  if (exit.signal != null) status.signal = exit.signal;
+
+  if (exit.spawnError !== undefined) return failed('SPAWN_FAILED', exit.spawnError, usage);
+  if (exit.supervisorError !== undefined)
+    return exit.startedAt
+      ? failed('AGENT_LOST', `the job supervisor failed: ${exit.supervisorError}`, usage, status)
+      : failed('SPAWN_FAILED', `the job supervisor failed: ${exit.supervisorError}`, usage);
+  if (exit.killReason === 'timeout') {
+    const limit = spec?.timeoutMs !== undefined ? ` after ${spec.timeoutMs / 1000} s` : '';
+    return failed('TIMEOUT', `timed out${limit}; the process tree was killed`, usage, status);
+  }
+  if (exit.killReason === 'cancel')
+    return failed('CANCELED', 'canceled; the process tree was killed', usage, status);
+  if (exit.signal != null)
+    return failed('KILLED_BY_SIGNAL', `killed by signal ${exit.signal}`, usage, status);
+  if (exit.exitCode === 0) return { outcome: 'succeeded', exitCode: 0, usage };
+  return failed('EXIT_NONZERO', `exit code ${exit.exitCode}`, usage, status);
+}
+
+const round3 = (n: number) => Math.round(n * 1000) / 1000;
