@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { CliError, EXIT_OFFLOAD_FAILED, processIo, type CliIo } from './cli-io.js';
+import { agentCommand } from './commands/agent-command.js';
 import { serverCommand } from './commands/server-command.js';
 import { startCommand } from './commands/start-command.js';
 import { cliVersion } from './version.js';
@@ -33,6 +34,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     });
   program.addCommand(startCommand(io, setExit));
   program.addCommand(serverCommand(io, setExit));
+  program.addCommand(agentCommand(io, setExit));
   // Subcommands report their own usage errors through the same output and override.
   for (const cmd of program.commands)
     cmd.exitOverride().configureOutput(program.configureOutput()).showSuggestionAfterError();

@@ -1,0 +1,564 @@
+import os from 'node:os';
+import { OffloadApiError } from '@offload/client';
+import type { AgentRegister, ClaimedJob, Completion } from '@offload/protocol';
+import { createCommandExecutor, type CommandExecutor } from '../executors/command-executor.js';
+import { failed, type JobOutcome, type RunCallbacks } from '../executors/job-outcome.js';
+import type { TaskHandlers, TaskRegistry } from '../executors/task-module.js';
+import { createTaskExecutor, type TaskExecutor } from '../executors/task-executor.js';
+import { createCpuLoadGuard, type CpuLoadGuard } from '../resources/cpu-load.js';
+import {
+  agentCapabilities,
+  detectResources,
+  type ResourceOverrides,
+} from '../resources/detect-resources.js';
+import type { GpuDetectOptions } from '../resources/gpu-detect.js';
+import { ResourcePool } from '../resources/resource-pool.js';
+import { AgentState, defaultStateDir, type RunningRecord } from './agent-state.js';
+import { Connection, StoppedError } from './connection.js';
+import { LogShipper } from './log-shipper.js';
+
+export interface AgentOptions {
+  /** One or more server URLs; the agent fails over between them. */
+  servers: readonly string[];
+  /** Needed on first start only; later starts use the secret in the state directory. */
+  joinToken?: string | undefined;
+  /** Default: the name in the state directory, else the hostname. */
+  name?: string | undefined;
+  capabilities?: readonly string[];
+  pools?: readonly string[];
+  tier?: number | undefined;
+  /** Default: the CPU count. */
+  maxJobs?: number | undefined;
+  /** Take no new work while the machine's CPU load (percent) is above this. */
+  cpuThreshold?: number | undefined;
+  /** Task handlers (a loaded module or a plain map). */
+  tasks?: TaskRegistry | TaskHandlers | undefined;
+  /** Default {@link defaultStateDir}. */
+  stateDir?: string | undefined;
+  resources?: ResourceOverrides | undefined;
+  nvidiaSmi?: GpuDetectOptions | undefined;
+  /** Long-poll hold of a sync (default 20 s). */
+  syncWaitMs?: number | undefined;
+  /** SIGTERM → SIGKILL delay on cancel (default 10 s). */
+  killGraceMs?: number | undefined;
+  reconnectBaseMs?: number | undefined;
+  reconnectMaxMs?: number | undefined;
+  /** One line per event worth telling the operator. Default: stderr. */
+  log?: ((line: string) => void) | undefined;
+  version?: string | undefined;
+}
+
+/** Why the agent could not start; `code` tells the CLI what to print. */
+export class AgentStartError extends Error {
+  override name = 'AgentStartError';
+  constructor(
+    readonly code: 'JOIN_REFUSED' | 'NAME_TAKEN' | 'NO_CREDENTIAL' | 'REFUSED',
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+export interface RunningJobInfo {
+  jobId: string;
+  leaseId: string;
+  attempt: number;
+  kind: 'command' | 'task';
+}
+
+export interface Agent {
+  /** Registers and starts the loops; resolves once registered (rejects with AgentStartError). */
+  start(): Promise<void>;
+  /** Takes no more work, waits up to `drainMs` for running jobs, hands back the rest. */
+  stop(options?: { drainMs?: number }): Promise<void>;
+  readonly id: string | undefined;
+  readonly name: string | undefined;
+  readonly stateDir: string;
+  running(): RunningJobInfo[];
+}
+
+interface Execution {
+  job: Pick<ClaimedJob, 'id' | 'leaseId' | 'attempt'>;
+  kind: 'command' | 'task';
+  cancel(): void;
+  /** Lease gone: kill, report nothing. */
+  stale: boolean;
+  /** Graceful stop: kill, report handback. */
+  handback: boolean;
+  done: Promise<void>;
+}
+
+const DEFAULT_SYNC_WAIT_MS = 20_000;
+
+export function createAgent(options: AgentOptions): Agent {
+  const log = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
+  const stateDir = options.stateDir ?? defaultStateDir();
+  const state = new AgentState(stateDir);
+  const conn = new Connection({
+    servers: options.servers,
+    reconnectBaseMs: options.reconnectBaseMs ?? 250,
+    reconnectMaxMs: options.reconnectMaxMs ?? 15_000,
+    requestTimeoutMs: 30_000,
+    log,
+  });
+  const executions = new Map<string, Execution>(); // by lease id
+  const sending = new Set<string>(); // outbox entries being reported outside the loop
+  let pool: ResourcePool | undefined;
+  let commands: CommandExecutor | undefined;
+  let tasks: TaskExecutor | undefined;
+  let guard: CpuLoadGuard | undefined;
+  let agentId: string | undefined;
+  let agentName: string | undefined;
+  let heartbeatMs = 10_000;
+  let draining = false;
+  let stopping = false;
+  let syncInFlight = false;
+  let wake: (() => void) | undefined;
+  let syncLoop: Promise<void> | undefined;
+  let heartbeatTimer: NodeJS.Timeout | undefined;
+  const shipper = new LogShipper(conn, (lease) => {
+    const ex = executions.get(lease);
+    if (ex) killStale(ex);
+  });
+
+  const poke = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+
+  function killStale(ex: Execution): void {
+    if (ex.stale) return;
+    ex.stale = true;
+    log(`lease of job ${ex.job.id} is no longer current: killing it, reporting nothing`);
+    ex.cancel();
+  }
+
+  async function register(): Promise<void> {
+    state.init();
+    const identity = state.readIdentity();
+    const machine = await detectResources({
+      ...(options.resources && { overrides: options.resources }),
+      ...(options.nvidiaSmi && { nvidiaSmi: options.nvidiaSmi }),
+    });
+    for (const w of machine.warnings) log(w);
+    const maxJobs = options.maxJobs ?? Math.max(1, Math.floor(machine.resources.cpu));
+    pool = new ResourcePool({ ...machine.resources, maxJobs });
+    commands = createCommandExecutor({
+      stateDir,
+      hasGpus: machine.resources.gpus.length > 0,
+      ...(options.killGraceMs !== undefined && { killGraceMs: options.killGraceMs }),
+    });
+    tasks = options.tasks ? createTaskExecutor({ tasks: options.tasks }) : undefined;
+    if (options.cpuThreshold !== undefined)
+      guard = createCpuLoadGuard({ thresholdPercent: options.cpuThreshold });
+    const name = options.name ?? identity?.name ?? os.hostname();
+    const body: AgentRegister = {
+      name,
+      hostname: machine.hostname,
+      os: machine.os,
+      arch: machine.arch,
+      ...(options.version && { version: options.version }),
+      capabilities: agentCapabilities({
+        os: machine.os,
+        arch: machine.arch,
+        gpus: machine.resources.gpus,
+        taskNames: tasks?.names ?? [],
+        extra: options.capabilities ?? [],
+      }),
+      resources: machine.resources,
+      ...(options.tier !== undefined && { tier: options.tier }),
+      ...(options.pools?.length && { pools: [...options.pools] }),
+      maxJobs,
+    };
+
+    const attempt = async (token: string) => {
+      conn.setToken(token);
+      return conn.call('register', (c) => c.register(body));
+    };
+    let reg;
+    try {
+      if (identity && (options.name === undefined || options.name === identity.name)) {
+        try {
+          reg = await attempt(identity.secret);
+        } catch (err) {
+          if (!(refused(err) && options.joinToken)) throw err;
+          log(`the stored credential of ${identity.name} was refused; joining again`);
+        }
+      }
+      if (!reg) {
+        if (!options.joinToken)
+          throw new AgentStartError(
+            'NO_CREDENTIAL',
+            `no agent credential in ${stateDir}: pass a join token (--join TOKEN; create one with \`offload tokens create\`)`,
+          );
+        reg = await attempt(options.joinToken);
+      }
+    } catch (err) {
+      if (err instanceof AgentStartError || err instanceof StoppedError) throw err;
+      if (OffloadApiError.is(err, 'AGENT_NAME_TAKEN'))
+        throw new AgentStartError(
+          'NAME_TAKEN',
+          `the agent name "${name}" is taken by another agent on ${conn.url}; choose another with --name`,
+          { cause: err },
+        );
+      if (refused(err))
+        throw new AgentStartError(
+          'JOIN_REFUSED',
+          `${conn.url} refused to register this agent (${(err as OffloadApiError).status} ${(err as OffloadApiError).code}): the join token is invalid, expired, used or revoked`,
+          { cause: err },
+        );
+      throw new AgentStartError('REFUSED', `registration failed: ${errMessage(err)}`, {
+        cause: err,
+      });
+    }
+    if (reg.secret) conn.setToken(reg.secret);
+    agentId = reg.agent.id;
+    agentName = reg.agent.name;
+    heartbeatMs = reg.heartbeatIntervalMs;
+    state.writeIdentity({
+      agentId: reg.agent.id,
+      name: reg.agent.name,
+      secret: reg.secret ?? identity!.secret,
+      servers: [...options.servers],
+    });
+    log(`agent ${agentName} (${agentId}) registered with ${conn.url}`);
+  }
+
+  /** Re-attaches to the command attempts recorded before a restart. */
+  async function recover(): Promise<void> {
+    for (const rec of state.running()) {
+      if (executions.has(rec.leaseId)) continue;
+      try {
+        pool!.reserve(rec.leaseId, { cpu: rec.cpu, memoryMb: rec.memoryMb, gpus: rec.gpus });
+      } catch {
+        // Over-committed after an override change: run it anyway, it is already running.
+      }
+      const callbacks = jobCallbacks(rec);
+      const run = await commands!.attach(rec.jobDir, { logOffset: rec.logOffset, ...callbacks });
+      log(`re-attached to job ${rec.jobId} (attempt ${rec.attempt})`);
+      track(rec, 'command', run.done, () => run.cancel(), rec);
+    }
+    if (executions.size > 0) await heartbeat();
+  }
+
+  function jobCallbacks(ids: { jobId: string; leaseId: string }, rec?: RunningRecord) {
+    const callbacks: RunCallbacks = {
+      onOutput: (chunk) => {
+        shipper.output(ids.jobId, ids.leaseId, chunk.stream, chunk.data, () => {
+          if (rec && chunk.offset !== undefined) {
+            rec.logOffset = chunk.offset;
+            try {
+              state.putRunning(rec);
+            } catch {
+              // only costs repeated output after a restart
+            }
+          }
+        });
+      },
+      onProgress: (p) => shipper.progress(ids.jobId, ids.leaseId, p),
+    };
+    return callbacks;
+  }
+
+  function track(
+    ids: { jobId: string; leaseId: string; attempt: number },
+    kind: 'command' | 'task',
+    done: Promise<JobOutcome>,
+    cancel: () => void,
+    rec?: RunningRecord,
+  ): void {
+    const ex: Execution = {
+      job: { id: ids.jobId, leaseId: ids.leaseId, attempt: ids.attempt },
+      kind,
+      cancel,
+      stale: false,
+      handback: false,
+      done: Promise.resolve(),
+    };
+    executions.set(ids.leaseId, ex);
+    ex.done = done.then(async (outcome) => {
+      await shipper.flushJob(ids.leaseId);
+      pool?.release(ids.leaseId);
+      if (!ex.stale) {
+        const completion: Completion = ex.handback
+          ? { jobId: ids.jobId, leaseId: ids.leaseId, outcome: 'handback' }
+          : { jobId: ids.jobId, leaseId: ids.leaseId, ...outcome };
+        state.putOutbox(completion);
+      }
+      if (rec) state.deleteRunning(rec);
+      executions.delete(ids.leaseId);
+      shipper.forget(ids.leaseId);
+      if (!ex.stale && !ex.handback) reportSoon(ids);
+      poke();
+    });
+  }
+
+  /** A finished attempt: piggybacked on the next sync, or sent now when a sync is parked. */
+  function reportSoon(ids: { jobId: string; leaseId: string }): void {
+    if (!syncInFlight || stopping) return;
+    const key = `${ids.jobId}-${ids.leaseId}`;
+    const c = state.outbox().find((e) => e.jobId === ids.jobId && e.leaseId === ids.leaseId);
+    if (!c) return;
+    sending.add(key);
+    const { jobId, ...report } = c;
+    conn
+      .once((client) => client.complete(jobId, report))
+      .then(
+        () => state.deleteOutbox(c),
+        (err: unknown) => {
+          if (OffloadApiError.is(err, 'LEASE_STALE') || OffloadApiError.is(err, 'JOB_NOT_FOUND'))
+            state.deleteOutbox(c);
+          // else: stays in the outbox for the next sync
+        },
+      )
+      .finally(() => {
+        sending.delete(key);
+        poke();
+      });
+  }
+
+  async function startJob(job: ClaimedJob): Promise<void> {
+    const isTask = job.payload.task !== undefined && job.payload.command === undefined;
+    try {
+      pool!.reserve(job.leaseId, { cpu: job.cpu, memoryMb: job.memoryMb, gpus: job.gpus });
+    } catch (err) {
+      log(`job ${job.id} does not fit here (${errMessage(err)}); running it anyway`);
+    }
+    if (isTask) {
+      if (!tasks) {
+        track(
+          { jobId: job.id, leaseId: job.leaseId, attempt: job.attempt },
+          'task',
+          Promise.resolve(failed('NO_HANDLER', 'this agent has no task handlers', { wallSec: 0 })),
+          () => undefined,
+        );
+        return;
+      }
+      const run = tasks.start(job, jobCallbacks({ jobId: job.id, leaseId: job.leaseId }));
+      track({ jobId: job.id, leaseId: job.leaseId, attempt: job.attempt }, 'task', run.done, () =>
+        run.cancel(),
+      );
+      return;
+    }
+    const rec: RunningRecord = {
+      jobId: job.id,
+      leaseId: job.leaseId,
+      attempt: job.attempt,
+      jobDir: '',
+      cpu: job.cpu,
+      memoryMb: job.memoryMb,
+      gpus: job.gpus,
+      logOffset: 0,
+    };
+    // Registered before the supervisor starts, so a cancel that arrives meanwhile finds it.
+    let cancelled = false;
+    let cancelRun: () => void = () => (cancelled = true);
+    let resolveDone!: (o: JobOutcome) => void;
+    const done = new Promise<JobOutcome>((r) => (resolveDone = r));
+    track({ jobId: job.id, leaseId: job.leaseId, attempt: job.attempt }, 'command', done, () =>
+      cancelRun(),
+    );
+    const run = await commands!.start(job, jobCallbacks(rec, rec));
+    rec.jobDir = run.jobDir;
+    state.putRunning(rec);
+    cancelRun = () => run.cancel();
+    if (cancelled) run.cancel();
+    void run.done.then(resolveDone);
+  }
+
+  function freeSlots(): number {
+    if (!pool || draining || stopping) return 0;
+    if (guard && !guard.mayTakeWork()) return 0;
+    return Math.max(0, pool.free().jobs);
+  }
+
+  function cancelLeases(leases: readonly string[]): void {
+    for (const lease of leases) {
+      const ex = executions.get(lease);
+      if (ex) {
+        log(`canceling job ${ex.job.id}`);
+        ex.cancel();
+      }
+    }
+  }
+
+  async function heartbeat(): Promise<void> {
+    const leases = [...executions.keys()];
+    const hb = await conn.call('heartbeat', (c) =>
+      c.heartbeat({
+        leases,
+        draining: draining || stopping,
+        ...(guard?.loadPercent() !== undefined && { load: guard.loadPercent()! / 100 }),
+      }),
+    );
+    for (const lease of hb.stale) {
+      const ex = executions.get(lease);
+      if (ex) killStale(ex);
+    }
+    cancelLeases(hb.cancel);
+    if (hb.drain !== draining) {
+      draining = hb.drain;
+      log(draining ? 'draining: taking no new work' : 'taking work again');
+      poke();
+    }
+  }
+
+  function scheduleHeartbeat(): void {
+    heartbeatTimer = setTimeout(() => {
+      heartbeat()
+        .catch((err: unknown) => {
+          if (!(err instanceof StoppedError)) log(`heartbeat failed: ${errMessage(err)}`);
+        })
+        .finally(() => {
+          if (!conn.closed) scheduleHeartbeat();
+        });
+    }, heartbeatMs);
+    heartbeatTimer.unref();
+  }
+
+  /** The pending reports, without those being sent outside the loop. */
+  function pendingCompletions(): Completion[] {
+    return state.outbox().filter((c) => !sending.has(`${c.jobId}-${c.leaseId}`));
+  }
+
+  async function syncOnce(max: number, waitMs: number): Promise<void> {
+    let completions = pendingCompletions();
+    if (completions.length > 0) {
+      // Output first: once the completion is in, the lease is over and its output refused.
+      await shipper.flushAll();
+      completions = pendingCompletions();
+    }
+    syncInFlight = true;
+    let res;
+    try {
+      res = await conn.call('sync', (c) => c.sync({ completions, max, waitMs }));
+    } finally {
+      syncInFlight = false;
+    }
+    res.acks.forEach((ack, i) => {
+      const c = completions[i];
+      const match = c && c.jobId === ack.jobId ? c : completions.find((x) => x.jobId === ack.jobId);
+      if (match) state.deleteOutbox(match); // ok, or LEASE_STALE: the server is done with it
+    });
+    cancelLeases(res.cancel);
+    if (res.drain !== draining) {
+      draining = res.drain;
+      log(draining ? 'draining: taking no new work' : 'taking work again');
+    }
+    for (const job of res.jobs) {
+      if (stopping) {
+        state.putOutbox({ jobId: job.id, leaseId: job.leaseId, outcome: 'handback' });
+        continue;
+      }
+      await startJob(job);
+    }
+  }
+
+  async function loop(): Promise<void> {
+    const waitMs = options.syncWaitMs ?? DEFAULT_SYNC_WAIT_MS;
+    while (!stopping) {
+      try {
+        const max = freeSlots();
+        const pending = pendingCompletions().length;
+        if (max === 0 && pending === 0) {
+          // Full (or draining): wait for a job to end; heartbeats carry cancels meanwhile.
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            const t = setTimeout(resolve, guard ? 1000 : waitMs);
+            t.unref();
+          });
+          wake = undefined;
+          if (stopping) break;
+          if (freeSlots() === 0 && pendingCompletions().length === 0) {
+            // Nothing to do: still tell the server we are alive and learn about drains.
+            await syncOnce(0, 0);
+          }
+          continue;
+        }
+        await syncOnce(max, max > 0 ? waitMs : 0);
+      } catch (err) {
+        if (err instanceof StoppedError || stopping) break;
+        log(`sync failed: ${errMessage(err)}`);
+        await conn.sleep(1000);
+      }
+    }
+  }
+
+  return {
+    get id() {
+      return agentId;
+    },
+    get name() {
+      return agentName;
+    },
+    stateDir,
+    running: () =>
+      [...executions.values()].map((e) => ({
+        jobId: e.job.id,
+        leaseId: e.job.leaseId,
+        attempt: e.job.attempt,
+        kind: e.kind,
+      })),
+
+    async start() {
+      await register();
+      scheduleHeartbeat();
+      await recover();
+      // Reports kept from before a restart go first, on the first sync.
+      syncLoop = loop();
+    },
+
+    async stop({ drainMs = 30_000 } = {}) {
+      if (stopping) return;
+      stopping = true;
+      poke();
+      if (agentId !== undefined) {
+        await Promise.race([
+          heartbeat().catch(() => undefined), // draining: true releases our parked sync
+          conn.sleep(2000),
+        ]);
+      }
+      const all = () => Promise.all([...executions.values()].map((e) => e.done));
+      if (executions.size > 0) {
+        log(`stopping: waiting up to ${drainMs} ms for ${executions.size} running job(s)`);
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([all(), new Promise((r) => (timer = setTimeout(r, drainMs)))]);
+        clearTimeout(timer);
+        for (const ex of executions.values()) {
+          ex.handback = true;
+          ex.cancel();
+        }
+        await all();
+      }
+      await Promise.race([syncLoop, conn.sleep(2000)]);
+      clearTimeout(heartbeatTimer);
+      await shipper.flushAll();
+      // Hand in what is left (handbacks, unsent reports) once; what fails stays in the outbox.
+      const left = state.outbox();
+      if (left.length > 0 && agentId !== undefined) {
+        try {
+          const res = await conn.once((c) => c.sync({ completions: left, max: 0, waitMs: 0 }));
+          for (const ack of res.acks) {
+            const c = left.find((x) => x.jobId === ack.jobId);
+            if (c) state.deleteOutbox(c);
+          }
+        } catch (err) {
+          log(
+            `could not report ${left.length} attempt(s) now; they stay in the outbox: ${errMessage(err)}`,
+          );
+        }
+      }
+      guard?.close();
+      await conn.close();
+      await syncLoop?.catch(() => undefined);
+    },
+  };
+}
+
+function refused(err: unknown): boolean {
+  return err instanceof OffloadApiError && (err.status === 401 || err.status === 403);
+}
+
+const errMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));

@@ -1,0 +1,117 @@
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import type { Completion } from '@offload/protocol';
+import { writeJsonAtomic } from '../supervisor/job-files.js';
+
+/**
+ * The agent's state directory:
+ *
+ *   agent.json              id, name, secret, server URLs (0600)
+ *   outbox/<job>-<lease>.json   a finished attempt's completion, until the server acknowledged it
+ *   running/<job>-<lease>.json  a command attempt that runs under its supervisor (restart recovery)
+ *   jobs/<job>-<attempt>/   the supervisors' job directories (command executor)
+ *
+ * Default: `$XDG_STATE_HOME/offload/agent`, else `~/.local/state/offload/agent`.
+ */
+export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_STATE_HOME || join(os.homedir(), '.local', 'state');
+  return join(base, 'offload', 'agent');
+}
+
+export interface AgentIdentity {
+  agentId: string;
+  name: string;
+  secret: string;
+  servers: string[];
+}
+
+export interface RunningRecord {
+  jobId: string;
+  leaseId: string;
+  attempt: number;
+  jobDir: string;
+  cpu: number;
+  memoryMb: number;
+  gpus: number[];
+  /** output.log offset up to which output was shipped. */
+  logOffset: number;
+}
+
+const SAFE = /^[A-Za-z0-9_.:-]+$/;
+const entryName = (jobId: string, leaseId: string) => {
+  if (!SAFE.test(jobId) || !SAFE.test(leaseId) || jobId.includes('..') || leaseId.includes('..'))
+    throw new Error(`unusable job or lease id ${JSON.stringify(`${jobId}/${leaseId}`)}`);
+  return `${jobId}-${leaseId}.json`;
+};
+
+function readJson<T>(file: string): T | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+function listJson<T>(dir: string): T[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => n.endsWith('.json'));
+  } catch {
+    return [];
+  }
+  return names.sort().flatMap((n) => {
+    const v = readJson<T>(join(dir, n));
+    return v === undefined ? [] : [v];
+  });
+}
+
+/** Reads and writes the state directory; every write is atomic (temp file, fsync, rename). */
+export class AgentState {
+  readonly outboxDir: string;
+  readonly runningDir: string;
+
+  constructor(readonly dir: string) {
+    this.outboxDir = join(dir, 'outbox');
+    this.runningDir = join(dir, 'running');
+  }
+
+  init(): void {
+    for (const d of [this.dir, this.outboxDir, this.runningDir])
+      mkdirSync(d, { recursive: true, mode: 0o700 });
+  }
+
+  readIdentity(): AgentIdentity | undefined {
+    const id = readJson<AgentIdentity>(join(this.dir, 'agent.json'));
+    return id && typeof id.secret === 'string' && typeof id.agentId === 'string' ? id : undefined;
+  }
+
+  writeIdentity(identity: AgentIdentity): void {
+    writeJsonAtomic(join(this.dir, 'agent.json'), identity, 0o600);
+  }
+
+  /** Written before the completion is sent; removed once the server acknowledged it. */
+  putOutbox(c: Completion): void {
+    writeJsonAtomic(join(this.outboxDir, entryName(c.jobId, c.leaseId)), c);
+  }
+
+  deleteOutbox(c: Pick<Completion, 'jobId' | 'leaseId'>): void {
+    rmSync(join(this.outboxDir, entryName(c.jobId, c.leaseId)), { force: true });
+  }
+
+  outbox(): Completion[] {
+    return listJson<Completion>(this.outboxDir);
+  }
+
+  putRunning(r: RunningRecord): void {
+    writeJsonAtomic(join(this.runningDir, entryName(r.jobId, r.leaseId)), r);
+  }
+
+  deleteRunning(r: Pick<RunningRecord, 'jobId' | 'leaseId'>): void {
+    rmSync(join(this.runningDir, entryName(r.jobId, r.leaseId)), { force: true });
+  }
+
+  running(): RunningRecord[] {
+    return listJson<RunningRecord>(this.runningDir);
+  }
+}

@@ -1,0 +1,188 @@
+import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createAgent, type Agent, type AgentOptions } from '../src/daemon/agent-daemon.js';
+import { startDaemonTestServer, type DaemonTestServer } from './daemon-server.js';
+import { createSandbox, expectNoLeaks, HAS_PROC, processesWith, waitFor } from './helpers.js';
+
+let box: ReturnType<typeof createSandbox>;
+let server: DaemonTestServer;
+const agents: Agent[] = [];
+
+beforeEach(async () => {
+  box = createSandbox();
+  server = await startDaemonTestServer();
+});
+
+afterEach(async () => {
+  await Promise.all(agents.splice(0).map((a) => a.stop({ drainMs: 0 })));
+  await server.close();
+  await expectNoLeaks(box.token);
+  box.cleanup();
+});
+
+async function startAgent(extra: Partial<AgentOptions> = {}): Promise<Agent> {
+  const agent = createAgent({
+    servers: [server.url],
+    joinToken: await server.joinToken(),
+    name: `agent-${box.token}`,
+    stateDir: box.stateDir,
+    maxJobs: 4,
+    killGraceMs: 2000,
+    reconnectBaseMs: 50,
+    reconnectMaxMs: 300,
+    resources: { gpus: [] },
+    log: () => undefined,
+    ...extra,
+  });
+  agents.push(agent);
+  await agent.start();
+  return agent;
+}
+
+/** Commands carry the sandbox token in their environment, so the leak check finds them. */
+const cmd = (command: string, extra: Record<string, unknown> = {}) => ({
+  command,
+  env: { OFFLOAD_TEST_SANDBOX: box.token },
+  ...extra,
+});
+
+describe.skipIf(!HAS_PROC)('agent daemon (in-process, real server)', () => {
+  it('registers, keeps its credential 0600, runs a failing command with its output in the logs', async () => {
+    const agent = await startAgent();
+    expect(agent.id).toMatch(/\S/);
+    const identity = join(box.stateDir, 'agent.json');
+    expect(statSync(identity).mode & 0o777).toBe(0o600);
+
+    const job = await server.submit(cmd('echo out; echo err >&2; exit 3'));
+    const done = await server.wait(job.id);
+    expect(done.state).toBe('failed');
+    expect(done.exitCode).toBe(3);
+    const logs = await server.logs(job.id);
+    expect(logs).toContain('out');
+    expect(logs).toContain('err');
+  });
+
+  it('runs a task job and returns its result', async () => {
+    await startAgent({
+      tasks: { add: (input: { a: number; b: number }) => ({ sum: input.a + input.b }) },
+    });
+    const job = await server.submit({ task: 'add', input: { a: 2, b: 3 } });
+    const done = await server.wait(job.id);
+    expect(done.state).toBe('succeeded');
+    expect(done.result).toEqual({ sum: 5 });
+  });
+
+  it('starts a job submitted to an idle agent at once (the parked sync is released)', async () => {
+    await startAgent({ syncWaitMs: 20_000 });
+    await new Promise((r) => setTimeout(r, 200)); // the agent's sync is parked now
+    const t0 = performance.now();
+    const job = await server.submit(cmd('true'));
+    const done = await server.wait(job.id);
+    expect(done.state).toBe('succeeded');
+    expect(performance.now() - t0).toBeLessThan(1500);
+  });
+
+  it('cancel kills the whole process group and the job ends canceled', async () => {
+    const agent = await startAgent();
+    const job = await server.submit(cmd('sleep 1000 & sleep 1000; wait'));
+    await server.waitState(job.id, 'running');
+    await waitFor(() => processesWith(box.token).some((p) => p.cmd.startsWith('sleep')), 5000);
+    await server.cancel(job.id);
+    const done = await server.wait(job.id);
+    expect(done.state).toBe('canceled');
+    expect(processesWith(box.token).filter((p) => p.cmd.startsWith('sleep'))).toEqual([]);
+    await waitFor(() => agent.running().length === 0, 5000);
+  });
+
+  it('gives two 1-GPU jobs different CUDA_VISIBLE_DEVICES', async () => {
+    const bin = join(box.root, 'bin');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(
+      join(bin, 'nvidia-smi'),
+      '#!/bin/sh\necho "0, Fake GPU, 16000"\necho "1, Fake GPU, 16000"\n',
+    );
+    chmodSync(join(bin, 'nvidia-smi'), 0o755);
+    const a = await server.submit(
+      cmd('echo gpu=$CUDA_VISIBLE_DEVICES; sleep 0.5', { requires: { gpus: 1 } }),
+    );
+    const b = await server.submit(
+      cmd('echo gpu=$CUDA_VISIBLE_DEVICES; sleep 0.5', { requires: { gpus: 1 } }),
+    );
+    await startAgent({
+      resources: {},
+      nvidiaSmi: { env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` } },
+    });
+    const [da, db] = await Promise.all([server.wait(a.id), server.wait(b.id)]);
+    expect(da.state).toBe('succeeded');
+    expect(db.state).toBe('succeeded');
+    const ga = /gpu=(\d)/.exec(await server.logs(a.id))?.[1];
+    const gb = /gpu=(\d)/.exec(await server.logs(b.id))?.[1];
+    expect(ga).toBeDefined();
+    expect(gb).toBeDefined();
+    expect(ga).not.toBe(gb);
+  });
+
+  it('keeps a report in the outbox while the server is down and sends it after', async () => {
+    await startAgent();
+    const job = await server.submit(cmd('sleep 1; echo finished'));
+    await server.waitState(job.id, 'running');
+    await server.stopApp();
+    const outbox = join(box.stateDir, 'outbox');
+    await waitFor(
+      () => existsSync(outbox) && readdirSync(outbox).some((f) => f.startsWith(job.id)),
+      10_000,
+      'the completion in the outbox',
+    );
+    await server.startApp();
+    const done = await server.wait(job.id);
+    expect(done.state).toBe('succeeded');
+    expect(done.attempt).toBe(1);
+    await waitFor(() => readdirSync(outbox).length === 0, 10_000, 'an empty outbox');
+  });
+
+  it('a taken name: a clear error naming the name and --name', async () => {
+    await startAgent({ name: `taken-${box.token}` });
+    const other = createAgent({
+      servers: [server.url],
+      joinToken: await server.joinToken(),
+      name: `taken-${box.token}`,
+      stateDir: join(box.root, 'other-state'),
+      resources: { gpus: [] },
+      log: () => undefined,
+    });
+    agents.push(other);
+    await expect(other.start()).rejects.toMatchObject({
+      code: 'NAME_TAKEN',
+      message: expect.stringMatching(new RegExp(`taken-${box.token}.*--name`)) as unknown,
+    });
+  });
+
+  it('fails over from a dead server URL to the next one', async () => {
+    const dead = await new Promise<string>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = s.address() as AddressInfo;
+        s.close(() => resolve(`http://127.0.0.1:${port}`));
+      });
+    });
+    await startAgent({ servers: [dead, server.url] });
+    const job = await server.submit(cmd('echo via-failover'));
+    expect((await server.wait(job.id)).state).toBe('succeeded');
+  });
+
+  it('stop() waits for a short job, then hands back a long one', async () => {
+    const agent = await startAgent();
+    const short = await server.submit(cmd('sleep 0.3'));
+    const long = await server.submit(cmd('sleep 1000'));
+    await server.waitState(short.id, 'running');
+    await server.waitState(long.id, 'running');
+    agents.splice(agents.indexOf(agent), 1);
+    await agent.stop({ drainMs: 1500 });
+    expect((await server.get(short.id)).state).toBe('succeeded');
+    const back = await server.get(long.id);
+    expect(back.state).toBe('queued');
+    expect(back.attempt).toBe(1);
+  });
+});
