@@ -202,6 +202,18 @@ describe.runIf(HAS_PROC)('command executor: outcomes', () => {
   });
 });
 
+describe.runIf(HAS_PROC)('command executor: usage', () => {
+  it('samples the peak RSS of the whole tree, grandchildren included', async () => {
+    const node = JSON.stringify(process.execPath);
+    const hog = `const b = Buffer.alloc(80e6, 1); setTimeout(() => b.length, 700)`;
+    const run = await start(box.job({ command: `${node} -e '${hog}' & wait` }));
+    const out = await run.done;
+    expect(out.outcome).toBe('succeeded');
+    expect(out.usage.maxRssMb).toBeGreaterThan(80);
+    expect(out.usage.cpuSec).toBeGreaterThan(0);
+  });
+});
+
 describe.runIf(HAS_PROC)('command executor: cancel, timeout, no orphans', () => {
   it('cancel kills the whole tree, background jobs included', async () => {
     const rec = recorder();

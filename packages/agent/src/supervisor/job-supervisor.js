@@ -28,6 +28,7 @@ import { encodeLogRecords, jobFile, readJsonFile, writeJsonAtomic } from './job-
 import {
   CLOCK_TICKS_PER_SEC,
   bootId,
+  descendants,
   pageSize,
   readProcStat,
   signalTree,
@@ -220,11 +221,44 @@ let maxTreeTicks = 0;
 let sampleTimer;
 let sampleDelayMs = 50;
 
+// Sampling walks the command's descendants (a handful of small reads); every 10th sample scans
+// the whole process table for members that were orphaned to init, and keeps following them.
+// A full scan every second would cost ~2,000 reads per job on a busy host.
+let sampleCount = 0;
+/** @type {Set<number>} */
+let orphans = new Set();
+
+/** @param {JobTree} t */
+function membersForSample(t) {
+  const walked = sampleCount++ % 10 === 0 ? undefined : descendants(t.pgid);
+  if (!walked) {
+    const all = treeMembers(t);
+    const reachable = descendants(t.pgid) ?? [];
+    const reached = new Set(reachable.map((m) => m.pid));
+    orphans = new Set(all.filter((m) => !reached.has(m.pid)).map((m) => m.pid));
+    // Descendants that left the group with setsid still count while they are ours.
+    return [...reachable, ...all.filter((m) => !reached.has(m.pid))];
+  }
+  const pids = new Set(walked.map((m) => m.pid));
+  for (const pid of orphans) {
+    if (pids.has(pid)) continue;
+    const s = readProcStat(pid);
+    const member =
+      s &&
+      s.state !== 'Z' &&
+      (s.pgrp === t.pgid || s.session === t.sid) &&
+      (t.minStartTime == null || s.startTime >= t.minStartTime);
+    if (member) walked.push(s);
+    else orphans.delete(pid);
+  }
+  return walked;
+}
+
 function sample() {
   if (!tree) return;
   let rss = 0;
   let ticks = 0;
-  for (const m of treeMembers(tree)) {
+  for (const m of membersForSample(tree)) {
     rss += m.rssPages;
     // A member's own times plus those of its reaped children: a lower bound of the tree's CPU
     // that also covers descendants orphaned to init, which our cutime never sees.

@@ -218,3 +218,41 @@ export function treeAlive(tree) {
     return false;
   }
 }
+
+/**
+ * `pid` and its descendants, walking /proc/<pid>/task/<tid>/children (Linux ≥ 3.5; reads only
+ * the tree, not the whole process table). Undefined when that interface is missing. Processes
+ * orphaned to init are not reached: combine with an occasional `treeMembers` scan.
+ * @param {number} pid
+ * @returns {ProcStat[] | undefined}
+ */
+export function descendants(pid) {
+  if (!HAS_PROC || !existsSync(`/proc/${pid}/task/${pid}/children`)) return undefined;
+  /** @type {ProcStat[]} */
+  const out = [];
+  const seen = new Set();
+  const queue = [pid];
+  while (queue.length > 0 && seen.size < 100_000) {
+    const p = /** @type {number} */ (queue.shift());
+    if (seen.has(p)) continue;
+    seen.add(p);
+    const s = readProcStat(p);
+    if (!s || isDead(s)) continue;
+    out.push(s);
+    let tids;
+    try {
+      tids = readdirSync(`/proc/${p}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tids) {
+      try {
+        for (const c of readFileSync(`/proc/${p}/task/${tid}/children`, 'utf8').split(' '))
+          if (c.trim()) queue.push(Number(c));
+      } catch {
+        // thread or process gone
+      }
+    }
+  }
+  return out;
+}
