@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { assertBuilt, CliProcesses } from '../../cli/test/cli-process.js';
 import { startDaemonTestServer, type DaemonTestServer } from './daemon-server.js';
-import { createSandbox, expectNoLeaks, HAS_PROC, waitFor } from './helpers.js';
+import { createSandbox, expectNoLeaks, HAS_PROC, processesWith, waitFor } from './helpers.js';
 
 /** `offload agent` as a real process (the built dist/), against a real server. */
 let box: ReturnType<typeof createSandbox>;
@@ -79,7 +79,12 @@ describe.skipIf(!HAS_PROC)('offload agent (subprocess)', () => {
     const job = await server.submit(cmd('sleep 1.5; echo finished-once'));
     await server.waitState(job.id, 'running');
     const running = join(box.stateDir, 'running');
-    await waitFor(() => existsSync(running) && readdirSync(running).length > 0, 5000);
+    await waitFor(
+      () => existsSync(running) && readdirSync(running).some((f) => f.endsWith('.json')),
+      5000,
+    );
+    // The command runs (under its supervisor) before the agent is killed.
+    await waitFor(() => processesWith(box.token).some((p) => p.cmd.startsWith('sleep')), 5000);
     first.child.kill('SIGKILL');
     await first.waitForExit();
 
@@ -91,6 +96,37 @@ describe.skipIf(!HAS_PROC)('offload agent (subprocess)', () => {
     expect(done.attempt).toBe(1);
     const logs = await server.logs(job.id);
     expect(logs.split('finished-once').length - 1).toBe(1);
+    second.child.kill('SIGTERM');
+    expect((await second.waitForExit()).code).toBe(0);
+  });
+
+  it('restart after the lease was taken back: the stale attempt is killed and not reported', async () => {
+    await server.close();
+    server = await startDaemonTestServer(1000, { maintenance: true });
+    const first = procs.run(agentArgs(['--join', await server.joinToken()]));
+    await first.waitForStderr(/registered/);
+    const job = await server.submit(cmd('sleep 1000'));
+    await server.waitState(job.id, 'running');
+    const running = join(box.stateDir, 'running');
+    await waitFor(
+      () => existsSync(running) && readdirSync(running).some((f) => f.endsWith('.json')),
+      5000,
+    );
+    // The command runs (under its supervisor) before the agent is killed.
+    await waitFor(() => processesWith(box.token).some((p) => p.cmd.startsWith('sleep')), 5000);
+    first.child.kill('SIGKILL');
+    await first.waitForExit();
+    const lost = await server.waitState(job.id, 'failed', 20_000);
+    expect(lost.error?.code).toBe('AGENT_LOST');
+    expect(processesWith(box.token).some((p) => p.cmd.startsWith('sleep'))).toBe(true);
+
+    const second = procs.run(agentArgs());
+    await second.waitForStderr(/no longer current/);
+    await waitFor(() => !processesWith(box.token).some((p) => p.cmd.startsWith('sleep')), 15_000);
+    await waitFor(() => readdirSync(running).length === 0, 5000, 'the running record gone');
+    const after = await server.get(job.id);
+    expect(after.state).toBe('failed');
+    expect(after.error?.code).toBe('AGENT_LOST');
     second.child.kill('SIGTERM');
     expect((await second.waitForExit()).code).toBe(0);
   });

@@ -29,7 +29,10 @@ export interface DaemonTestServer {
   close(): Promise<void>;
 }
 
-export async function startDaemonTestServer(leaseTimeoutMs = 5_000): Promise<DaemonTestServer> {
+export async function startDaemonTestServer(
+  leaseTimeoutMs = 5_000,
+  options: { maintenance?: boolean } = {},
+): Promise<DaemonTestServer> {
   const dir = mkdtempSync(path.join(tmpdir(), 'offload-daemon-test-'));
   const store = await openSqliteStore({ path: path.join(dir, 'offload.db') });
   const config = resolveServerConfig({ dataDir: dir, leaseTimeoutMs, tierGraceMs: 0 }, {});
@@ -46,7 +49,7 @@ export async function startDaemonTestServer(leaseTimeoutMs = 5_000): Promise<Dae
   let app: App | undefined;
   let port = 0;
   const startApp = async () => {
-    app = await buildApp({ store, config, startMaintenance: false });
+    app = await buildApp({ store, config, startMaintenance: options.maintenance ?? false });
     await app.listen({ port, host: '127.0.0.1' });
     port = (app.server.address() as AddressInfo).port;
   };

@@ -13,6 +13,7 @@ import {
 } from '../resources/detect-resources.js';
 import type { GpuDetectOptions } from '../resources/gpu-detect.js';
 import { ResourcePool } from '../resources/resource-pool.js';
+import { jobDirPath } from '../supervisor/supervisor-launcher.js';
 import { AgentState, defaultStateDir, type RunningRecord } from './agent-state.js';
 import { Connection, StoppedError } from './connection.js';
 import { LogShipper } from './log-shipper.js';
@@ -203,6 +204,12 @@ export function createAgent(options: AgentOptions): Agent {
           `the agent name "${name}" is taken by another agent on ${conn.url}; choose another with --name`,
           { cause: err },
         );
+      if (refused(err) && !options.joinToken)
+        throw new AgentStartError(
+          'JOIN_REFUSED',
+          `${conn.url} refused the stored credential of this agent (in ${stateDir}; revoked?): join again with --join TOKEN`,
+          { cause: err },
+        );
       if (refused(err))
         throw new AgentStartError(
           'JOIN_REFUSED',
@@ -235,8 +242,20 @@ export function createAgent(options: AgentOptions): Agent {
       } catch {
         // Over-committed after an override change: run it anyway, it is already running.
       }
-      const callbacks = jobCallbacks(rec);
-      const run = await commands!.attach(rec.jobDir, { logOffset: rec.logOffset, ...callbacks });
+      let run;
+      try {
+        run = await commands!.attach(rec.jobDir, {
+          logOffset: rec.logOffset,
+          ...jobCallbacks(rec, rec),
+        });
+      } catch (err) {
+        // Its job directory is gone: nothing left to follow or kill; the server's lease
+        // timeout retries the job.
+        log(`cannot re-attach to job ${rec.jobId}: ${errMessage(err)}`);
+        pool!.release(rec.leaseId);
+        state.deleteRunning(rec);
+        continue;
+      }
       log(`re-attached to job ${rec.jobId} (attempt ${rec.attempt})`);
       track(rec, 'command', run.done, () => run.cancel(), rec);
     }
@@ -346,7 +365,7 @@ export function createAgent(options: AgentOptions): Agent {
       jobId: job.id,
       leaseId: job.leaseId,
       attempt: job.attempt,
-      jobDir: '',
+      jobDir: jobDirPath(stateDir, job.id, job.attempt),
       cpu: job.cpu,
       memoryMb: job.memoryMb,
       gpus: job.gpus,
@@ -360,9 +379,10 @@ export function createAgent(options: AgentOptions): Agent {
     track({ jobId: job.id, leaseId: job.leaseId, attempt: job.attempt }, 'command', done, () =>
       cancelRun(),
     );
-    const run = await commands!.start(job, jobCallbacks(rec, rec));
-    rec.jobDir = run.jobDir;
+    // Recorded before the supervisor starts: an agent killed in between still finds (and
+    // follows or kills) the attempt after its restart.
     state.putRunning(rec);
+    const run = await commands!.start(job, jobCallbacks(rec, rec));
     cancelRun = () => run.cancel();
     if (cancelled) run.cancel();
     void run.done.then(resolveDone);
