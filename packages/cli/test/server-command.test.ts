@@ -199,7 +199,7 @@ describe('offload (help, version, usage errors)', () => {
     expect(p.stdout).toMatch(/^\s+start\b/m);
   });
 
-  it('--version prints the version; start --help says the agent comes later', async () => {
+  it('--version prints the version; start --help mentions the local agent', async () => {
     const version = procs.run(['--version'], { env });
     expect((await version.waitForExit()).code).toBe(0);
     expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
@@ -207,7 +207,8 @@ describe('offload (help, version, usage errors)', () => {
     const help = procs.run(['start', '--help'], { env });
     expect((await help.waitForExit()).code).toBe(0);
     expect(help.stdout).toContain('--lease-timeout');
-    expect(help.stdout.replace(/\s+/g, ' ')).toContain('starts the server only');
+    expect(help.stdout.replace(/\s+/g, ' ')).toContain('a local agent');
+    expect(help.stdout).toContain('--no-agent');
   });
 
   it('an unknown option or command is a usage error: one line, exit 125', async () => {

@@ -13,6 +13,10 @@ export async function runServer(
   name: string,
   options: ServerOptionValues,
   io: CliIo,
+  hooks: {
+    /** Runs once the server listens; the function it returns runs before the server closes. */
+    afterStart?: (running: RunningServer, dataDir: string) => Promise<() => Promise<void>>;
+  } = {},
 ): Promise<number> {
   const config = loadServerConfig({
     file: options.config,
@@ -37,7 +41,17 @@ export async function runServer(
   else if (admin.source === 'env') io.stderr('admin token: from OFFLOAD_ADMIN_TOKEN\n');
   else io.stderr(`admin token: in ${admin.file}\n`);
 
+  let beforeClose: (() => Promise<void>) | undefined;
+  try {
+    beforeClose = await hooks.afterStart?.(running, config.dataDir);
+  } catch (err) {
+    signal.dispose();
+    await running.close();
+    throw err;
+  }
+
   io.stderr(`offload ${name}: ${await signal.received} received, shutting down\n`);
+  await beforeClose?.();
   await shutDown(running);
   io.stderr(`offload ${name}: stopped\n`);
   return 0;

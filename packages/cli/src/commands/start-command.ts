@@ -1,20 +1,87 @@
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Command } from 'commander';
-import type { CliIo } from '../cli-io.js';
+import { createAgent } from '@offload/agent';
+import type { KeyCreated } from '@offload/protocol';
+import type { RunningServer } from '@offload/server';
+import { CliError, type CliIo } from '../cli-io.js';
+import { cliVersion } from '../version.js';
 import { runServer } from './run-server.js';
 import { addServerOptions, serverOptionValues } from './server-options.js';
+
+/** How long `offload start` lets the local agent's jobs finish on SIGTERM before handing them back. */
+const LOCAL_DRAIN_MS = 10_000;
 
 export function startCommand(io: CliIo, setExit: (code: number) => void): Command {
   const cmd = new Command('start')
     .description(
-      'Run offload on this machine with zero config. For now this starts the server only; the local agent and the dashboard join it in a later version.',
+      'Run offload on this machine with zero config: the server and a local agent (the dashboard joins in a later version).',
     )
+    .option('--no-agent', 'start the server only')
     .addHelpText(
       'after',
       '\nTakes the same options as `offload server`. On first start it creates the data directory and\n' +
-        'prints the admin token once (also saved to <data dir>/admin-token).',
+        'prints the admin token once (also saved to <data dir>/admin-token). The local agent keeps its\n' +
+        'credential in <data dir>/agent; on first start it joins with a single-use token made for it.',
     );
   addServerOptions(cmd).action(async (opts: Record<string, unknown>) => {
-    setExit(await runServer('server', serverOptionValues(opts), io));
+    const withAgent = opts.agent !== false;
+    setExit(
+      await runServer('server', serverOptionValues(opts), io, {
+        ...(withAgent && {
+          afterStart: (running, dataDir) => startLocalAgent(running, dataDir, io),
+        }),
+      }),
+    );
   });
   return cmd;
+}
+
+async function startLocalAgent(
+  running: RunningServer,
+  dataDir: string,
+  io: CliIo,
+): Promise<() => Promise<void>> {
+  const stateDir = path.join(dataDir, 'agent');
+  const joinToken = existsSync(path.join(stateDir, 'agent.json'))
+    ? undefined
+    : await createJoinToken(running);
+  const agent = createAgent({
+    servers: [running.url],
+    joinToken,
+    name:
+      os
+        .hostname()
+        .replace(/[^A-Za-z0-9_.-]/g, '-')
+        .slice(0, 60) || 'local',
+    stateDir,
+    version: cliVersion(),
+    log: (line) => io.stderr(`offload agent: ${line}\n`),
+  });
+  try {
+    await agent.start();
+  } catch (err) {
+    await agent.stop({ drainMs: 0 }).catch(() => undefined);
+    throw new CliError(
+      `the local agent did not start: ${err instanceof Error ? err.message : String(err)}`,
+      undefined,
+      { cause: err },
+    );
+  }
+  return () => agent.stop({ drainMs: LOCAL_DRAIN_MS });
+}
+
+async function createJoinToken(running: RunningServer): Promise<string> {
+  const res = await fetch(`${running.url}/api/v1/keys`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${running.admin.token}`,
+      'content-type': 'application/json',
+    },
+    body: JSON.stringify({ kind: 'join-token', name: 'local-agent', singleUse: true, ttlSec: 600 }),
+  });
+  if (res.status !== 201)
+    throw new CliError(`could not create a join token for the local agent (${res.status})`);
+  return ((await res.json()) as KeyCreated).token;
 }
