@@ -23,6 +23,8 @@ export interface DaemonTestServer {
   wait(id: string, timeoutSec?: number): Promise<Job>;
   waitState(id: string, state: string, timeoutMs?: number): Promise<Job>;
   cancel(id: string): Promise<void>;
+  /** POST with the admin token; returns the status. */
+  post(p: string, body?: unknown): Promise<number>;
   logs(id: string): Promise<string>;
   stopApp(): Promise<void>;
   startApp(): Promise<void>;
@@ -112,6 +114,9 @@ export async function startDaemonTestServer(
     async cancel(id) {
       const [status] = await call('POST', `/api/v1/jobs/${id}/cancel`, {});
       if (status >= 300) throw new Error(`cancel: ${status}`);
+    },
+    async post(p, body = {}) {
+      return (await call('POST', p, body))[0];
     },
     async logs(id) {
       const [, text] = await call<unknown>('GET', `/api/v1/jobs/${id}/logs`);

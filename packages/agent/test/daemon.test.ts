@@ -185,4 +185,22 @@ describe.skipIf(!HAS_PROC)('agent daemon (in-process, real server)', () => {
     expect(back.state).toBe('queued');
     expect(back.attempt).toBe(1);
   });
+
+  it('ships ::progress lines as the job progress', async () => {
+    await startAgent();
+    const job = await server.submit(cmd('echo "::progress 40 encoding"; sleep 0.5'));
+    const done = await server.wait(job.id);
+    expect(done.state).toBe('succeeded');
+    expect(done.progress?.stage).toBe('encoding');
+  });
+
+  it('an admin drain stops it taking work; resume lets it take work again', async () => {
+    const agent = await startAgent();
+    expect(await server.post(`/api/v1/agents/${agent.id}/drain`)).toBe(200);
+    const job = await server.submit(cmd('true'));
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await server.get(job.id)).state).toBe('queued');
+    expect(await server.post(`/api/v1/agents/${agent.id}/resume`)).toBe(200);
+    expect((await server.wait(job.id)).state).toBe('succeeded');
+  });
 });

@@ -91,6 +91,7 @@ interface Execution {
 }
 
 const DEFAULT_SYNC_WAIT_MS = 20_000;
+const MAX_COMPLETIONS_PER_SYNC = 500;
 
 export function createAgent(options: AgentOptions): Agent {
   const log = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
@@ -298,19 +299,25 @@ export function createAgent(options: AgentOptions): Agent {
     };
     executions.set(ids.leaseId, ex);
     ex.done = done.then(async (outcome) => {
-      await shipper.flushJob(ids.leaseId);
-      pool?.release(ids.leaseId);
-      if (!ex.stale) {
-        const completion: Completion = ex.handback
-          ? { jobId: ids.jobId, leaseId: ids.leaseId, outcome: 'handback' }
-          : { jobId: ids.jobId, leaseId: ids.leaseId, ...outcome };
-        state.putOutbox(completion);
+      try {
+        await shipper.flushJob(ids.leaseId);
+        if (!ex.stale) {
+          const completion: Completion = ex.handback
+            ? { jobId: ids.jobId, leaseId: ids.leaseId, outcome: 'handback' }
+            : { jobId: ids.jobId, leaseId: ids.leaseId, ...outcome };
+          state.putOutbox(completion);
+        }
+        if (rec) state.deleteRunning(rec);
+      } catch (err) {
+        // The state directory failed (disk full?): the server's lease timeout decides instead.
+        log(`could not record the outcome of job ${ids.jobId}: ${errMessage(err)}`);
+      } finally {
+        pool?.release(ids.leaseId);
+        executions.delete(ids.leaseId);
+        shipper.forget(ids.leaseId);
+        if (!ex.stale && !ex.handback) reportSoon(ids);
+        poke();
       }
-      if (rec) state.deleteRunning(rec);
-      executions.delete(ids.leaseId);
-      shipper.forget(ids.leaseId);
-      if (!ex.stale && !ex.handback) reportSoon(ids);
-      poke();
     });
   }
 
@@ -361,11 +368,23 @@ export function createAgent(options: AgentOptions): Agent {
       );
       return;
     }
+    let jobDir: string;
+    try {
+      jobDir = jobDirPath(stateDir, job.id, job.attempt);
+    } catch (err) {
+      track(
+        { jobId: job.id, leaseId: job.leaseId, attempt: job.attempt },
+        'command',
+        Promise.resolve(failed('SPAWN_FAILED', errMessage(err), { wallSec: 0 })),
+        () => undefined,
+      );
+      return;
+    }
     const rec: RunningRecord = {
       jobId: job.id,
       leaseId: job.leaseId,
       attempt: job.attempt,
-      jobDir: jobDirPath(stateDir, job.id, job.attempt),
+      jobDir,
       cpu: job.cpu,
       memoryMb: job.memoryMb,
       gpus: job.gpus,
@@ -379,13 +398,19 @@ export function createAgent(options: AgentOptions): Agent {
     track({ jobId: job.id, leaseId: job.leaseId, attempt: job.attempt }, 'command', done, () =>
       cancelRun(),
     );
-    // Recorded before the supervisor starts: an agent killed in between still finds (and
-    // follows or kills) the attempt after its restart.
-    state.putRunning(rec);
-    const run = await commands!.start(job, jobCallbacks(rec, rec));
-    cancelRun = () => run.cancel();
-    if (cancelled) run.cancel();
-    void run.done.then(resolveDone);
+    try {
+      // Recorded before the supervisor starts: an agent killed in between still finds (and
+      // follows or kills) the attempt after its restart.
+      state.putRunning(rec);
+      const run = await commands!.start(job, jobCallbacks(rec, rec));
+      cancelRun = () => run.cancel();
+      if (cancelled) run.cancel();
+      void run.done.then(resolveDone);
+    } catch (err) {
+      resolveDone(
+        failed('SPAWN_FAILED', `could not start the job: ${errMessage(err)}`, { wallSec: 0 }),
+      );
+    }
   }
 
   function freeSlots(): number {
@@ -409,7 +434,8 @@ export function createAgent(options: AgentOptions): Agent {
     const hb = await conn.call('heartbeat', (c) =>
       c.heartbeat({
         leases,
-        draining: draining || stopping,
+        // Only our own stop: echoing an admin drain back would make it stick after a resume.
+        draining: stopping,
         ...(guard?.loadPercent() !== undefined && { load: guard.loadPercent()! / 100 }),
       }),
     );
@@ -440,7 +466,10 @@ export function createAgent(options: AgentOptions): Agent {
 
   /** The pending reports, without those being sent outside the loop. */
   function pendingCompletions(): Completion[] {
-    return state.outbox().filter((c) => !sending.has(`${c.jobId}-${c.leaseId}`));
+    return state
+      .outbox()
+      .filter((c) => !sending.has(`${c.jobId}-${c.leaseId}`))
+      .slice(0, MAX_COMPLETIONS_PER_SYNC);
   }
 
   async function syncOnce(max: number, waitMs: number): Promise<void> {
@@ -556,7 +585,7 @@ export function createAgent(options: AgentOptions): Agent {
       clearTimeout(heartbeatTimer);
       await shipper.flushAll();
       // Hand in what is left (handbacks, unsent reports) once; what fails stays in the outbox.
-      const left = state.outbox();
+      const left = state.outbox().slice(0, MAX_COMPLETIONS_PER_SYNC);
       if (left.length > 0 && agentId !== undefined) {
         try {
           const res = await conn.once((c) => c.sync({ completions: left, max: 0, waitMs: 0 }));
