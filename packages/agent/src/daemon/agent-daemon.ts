@@ -1,4 +1,3 @@
-import os from 'node:os';
 import { OffloadApiError } from '@offload/client';
 import type { AgentRegister, ClaimedJob, Completion } from '@offload/protocol';
 import { createCommandExecutor, type CommandExecutor } from '../executors/command-executor.js';
@@ -14,7 +13,12 @@ import {
 import type { GpuDetectOptions } from '../resources/gpu-detect.js';
 import { ResourcePool } from '../resources/resource-pool.js';
 import { jobDirPath } from '../supervisor/supervisor-launcher.js';
-import { AgentState, defaultStateDir, type RunningRecord } from './agent-state.js';
+import {
+  AgentState,
+  defaultAgentName,
+  defaultStateDir,
+  type RunningRecord,
+} from './agent-state.js';
 import { Connection, StoppedError } from './connection.js';
 import { LogShipper } from './log-shipper.js';
 
@@ -155,7 +159,7 @@ export function createAgent(options: AgentOptions): Agent {
     tasks = options.tasks ? createTaskExecutor({ tasks: options.tasks }) : undefined;
     if (options.cpuThreshold !== undefined)
       guard = createCpuLoadGuard({ thresholdPercent: options.cpuThreshold });
-    const name = options.name ?? identity?.name ?? os.hostname();
+    const name = options.name ?? identity?.name ?? defaultAgentName();
     const body: AgentRegister = {
       name,
       hostname: machine.hostname,

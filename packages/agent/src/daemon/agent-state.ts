@@ -115,3 +115,12 @@ export class AgentState {
     return listJson<RunningRecord>(this.runningDir);
   }
 }
+
+/** The hostname made a valid agent name (letters, digits, `_ . : @ -`; up to 128). */
+export function defaultAgentName(hostname = os.hostname()): string {
+  const name = hostname
+    .replace(/[^A-Za-z0-9_.:@-]/g, '-')
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .slice(0, 128);
+  return name || 'agent';
+}

@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
-import { createAgent } from '@offload/agent';
+import { createAgent, defaultAgentName } from '@offload/agent';
 import type { KeyCreated } from '@offload/protocol';
 import type { RunningServer } from '@offload/server';
 import { CliError, type CliIo } from '../cli-io.js';
@@ -50,11 +49,7 @@ async function startLocalAgent(
   const agent = createAgent({
     servers: [running.url],
     joinToken,
-    name:
-      os
-        .hostname()
-        .replace(/[^A-Za-z0-9_.-]/g, '-')
-        .slice(0, 60) || 'local',
+    name: defaultAgentName(),
     stateDir,
     version: cliVersion(),
     log: (line) => io.stderr(`offload agent: ${line}\n`),
