@@ -130,4 +130,17 @@ describe.skipIf(!HAS_PROC)('offload agent (subprocess)', () => {
     second.child.kill('SIGTERM');
     expect((await second.waitForExit()).code).toBe(0);
   });
+
+  it('a revoked agent stops with a clear message and exit 125', async () => {
+    const p = procs.run(agentArgs(['--join', await server.joinToken()]));
+    const [, id] = await p.waitForStderr(/\((agt_[^)]+)\) registered/);
+    const res = await fetch(`${server.url}/api/v1/agents/${id}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${server.adminToken}` },
+    });
+    expect(res.status).toBeLessThan(300);
+    const exit = await p.waitForExit();
+    expect(exit.code).toBe(125);
+    expect(p.stderr).toMatch(/refused this agent/);
+  });
 });

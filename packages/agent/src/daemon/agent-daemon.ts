@@ -50,6 +50,11 @@ export interface AgentOptions {
   reconnectMaxMs?: number | undefined;
   /** One line per event worth telling the operator. Default: stderr. */
   log?: ((line: string) => void) | undefined;
+  /**
+   * The server refused the agent after it had started (revoked): the agent takes no more work.
+   * Call `stop()` then (the CLI exits 125).
+   */
+  onFatal?: ((err: Error) => void) | undefined;
   version?: string | undefined;
 }
 
@@ -455,11 +460,27 @@ export function createAgent(options: AgentOptions): Agent {
     }
   }
 
+  /** Revoked (or the server lost our credential): take no more work, tell the owner once. */
+  let fatalSent = false;
+  function fatal(err: unknown): void {
+    draining = true;
+    poke();
+    if (fatalSent) return;
+    fatalSent = true;
+    log(`the server refused this agent's credential (revoked?): ${errMessage(err)}`);
+    options.onFatal?.(
+      new AgentStartError('REFUSED', `${conn.url} refused this agent: ${errMessage(err)}`, {
+        cause: err,
+      }),
+    );
+  }
+
   function scheduleHeartbeat(): void {
     heartbeatTimer = setTimeout(() => {
       heartbeat()
         .catch((err: unknown) => {
-          if (!(err instanceof StoppedError)) log(`heartbeat failed: ${errMessage(err)}`);
+          if (refused(err)) fatal(err);
+          else if (!(err instanceof StoppedError)) log(`heartbeat failed: ${errMessage(err)}`);
         })
         .finally(() => {
           if (!conn.closed) scheduleHeartbeat();
@@ -533,6 +554,10 @@ export function createAgent(options: AgentOptions): Agent {
         await syncOnce(max, max > 0 ? waitMs : 0);
       } catch (err) {
         if (err instanceof StoppedError || stopping) break;
+        if (refused(err)) {
+          fatal(err);
+          break;
+        }
         log(`sync failed: ${errMessage(err)}`);
         await conn.sleep(1000);
       }

@@ -93,7 +93,10 @@ async function runAgent(flags: AgentFlags, io: CliIo): Promise<number> {
     }
   }
 
+  let onSignal!: (signal: NodeJS.Signals | Error) => void;
+  const received = new Promise<NodeJS.Signals | Error>((resolve) => (onSignal = resolve));
   const agent = createAgent({
+    onFatal: (err) => onSignal(err),
     servers,
     joinToken: flags.join ?? io.env.OFFLOAD_JOIN_TOKEN,
     name: flags.name,
@@ -109,8 +112,6 @@ async function runAgent(flags: AgentFlags, io: CliIo): Promise<number> {
   });
 
   // Listening before start-up, so a SIGTERM while registering still stops cleanly.
-  let onSignal!: (signal: NodeJS.Signals) => void;
-  const received = new Promise<NodeJS.Signals>((resolve) => (onSignal = resolve));
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
   try {
@@ -122,6 +123,7 @@ async function runAgent(flags: AgentFlags, io: CliIo): Promise<number> {
       throw err;
     }
     const signal = await received;
+    if (signal instanceof Error) throw new CliError(signal.message, undefined, { cause: signal });
     io.stderr(`offload agent: ${signal} received, stopping (drain up to ${drainMs} ms)\n`);
     await agent.stop({ drainMs });
     io.stderr('offload agent: stopped\n');
