@@ -203,4 +203,21 @@ describe.skipIf(!HAS_PROC)('agent daemon (in-process, real server)', () => {
     expect(await server.post(`/api/v1/agents/${agent.id}/resume`)).toBe(200);
     expect((await server.wait(job.id)).state).toBe('succeeded');
   });
+
+  it('takes no work while the CPU load guard says the machine is busy', async () => {
+    let busy = true;
+    await startAgent({
+      cpuLoadGuard: {
+        loadPercent: () => (busy ? 95 : 5),
+        mayTakeWork: () => !busy,
+        sample: () => undefined,
+        close: () => undefined,
+      },
+    });
+    const job = await server.submit(cmd('true'));
+    await new Promise((r) => setTimeout(r, 700));
+    expect((await server.get(job.id)).state).toBe('queued');
+    busy = false;
+    expect((await server.wait(job.id)).state).toBe('succeeded');
+  });
 });

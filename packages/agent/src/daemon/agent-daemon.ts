@@ -36,6 +36,8 @@ export interface AgentOptions {
   maxJobs?: number | undefined;
   /** Take no new work while the machine's CPU load (percent) is above this. */
   cpuThreshold?: number | undefined;
+  /** Replaces the guard `cpuThreshold` builds (tests, or a load measure of your own). */
+  cpuLoadGuard?: CpuLoadGuard | undefined;
   /** Task handlers (a loaded module or a plain map). */
   tasks?: TaskRegistry | TaskHandlers | undefined;
   /** Default {@link defaultStateDir}. */
@@ -162,7 +164,8 @@ export function createAgent(options: AgentOptions): Agent {
       ...(options.killGraceMs !== undefined && { killGraceMs: options.killGraceMs }),
     });
     tasks = options.tasks ? createTaskExecutor({ tasks: options.tasks }) : undefined;
-    if (options.cpuThreshold !== undefined)
+    if (options.cpuLoadGuard) guard = options.cpuLoadGuard;
+    else if (options.cpuThreshold !== undefined)
       guard = createCpuLoadGuard({ thresholdPercent: options.cpuThreshold });
     const name = options.name ?? identity?.name ?? defaultAgentName();
     const body: AgentRegister = {
