@@ -27,6 +27,8 @@ export interface DaemonTestServer {
   post(p: string, body?: unknown): Promise<number>;
   logs(id: string): Promise<string>;
   stopApp(): Promise<void>;
+  /** A second app over the same store on its own port (two servers, one store). */
+  secondApp(): Promise<{ url: string; close(): Promise<void> }>;
   startApp(): Promise<void>;
   close(): Promise<void>;
 }
@@ -49,6 +51,7 @@ export async function startDaemonTestServer(
     }),
   });
   let app: App | undefined;
+  const extra: App[] = [];
   let port = 0;
   const startApp = async () => {
     app = await buildApp({ store, config, startMaintenance: options.maintenance ?? false });
@@ -127,7 +130,15 @@ export async function startDaemonTestServer(
       app = undefined;
     },
     startApp,
+    async secondApp() {
+      const other = await buildApp({ store, config, startMaintenance: false });
+      await other.listen({ port: 0, host: '127.0.0.1' });
+      const { port: p } = other.server.address() as AddressInfo;
+      extra.push(other);
+      return { url: `http://127.0.0.1:${p}`, close: () => other.close() };
+    },
     async close() {
+      for (const a of extra.splice(0)) await a.close();
       await app?.close();
       await store.close();
       rmSync(dir, { recursive: true, force: true });

@@ -220,4 +220,22 @@ describe.skipIf(!HAS_PROC)('agent daemon (in-process, real server)', () => {
     busy = false;
     expect((await server.wait(job.id)).state).toBe('succeeded');
   });
+
+  it('fails over to the second server when the first goes away mid-run', async () => {
+    const second = await server.secondApp();
+    await startAgent({ servers: [server.url, second.url] });
+    const first = await server.submit(cmd('echo one'));
+    expect((await server.wait(first.id)).state).toBe('succeeded');
+    await server.stopApp();
+    const res = await fetch(`${second.url}/api/v1/jobs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${server.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify(cmd('echo two')),
+    });
+    const job = (await res.json()) as { id: string };
+    const done = await fetch(`${second.url}/api/v1/jobs/${job.id}/wait?timeoutSec=20`, {
+      headers: { authorization: `Bearer ${server.adminToken}` },
+    });
+    expect(((await done.json()) as { state: string }).state).toBe('succeeded');
+  });
 });
