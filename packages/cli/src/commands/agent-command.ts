@@ -116,7 +116,9 @@ async function runAgent(flags: AgentFlags, io: CliIo): Promise<number> {
   process.once('SIGINT', onSignal);
   try {
     try {
-      await Promise.race([agent.start(), received]);
+      const starting = agent.start();
+      starting.catch(() => undefined); // a stop during start-up rejects it: already handled
+      await Promise.race([starting, received]);
     } catch (err) {
       if (err instanceof AgentStartError)
         throw new CliError(err.message, undefined, { cause: err });
