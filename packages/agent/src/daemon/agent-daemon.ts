@@ -489,7 +489,7 @@ export function createAgent(options: AgentOptions): Agent {
           if (!conn.closed) scheduleHeartbeat();
         });
     }, heartbeatMs);
-    heartbeatTimer.unref();
+    // Not unref'd: a running agent is a daemon and keeps its process alive until stop().
   }
 
   /** The pending reports, without those being sent outside the loop. */
@@ -541,11 +541,13 @@ export function createAgent(options: AgentOptions): Agent {
         const pending = pendingCompletions().length;
         if (max === 0 && pending === 0) {
           // Full (or draining): wait for a job to end; heartbeats carry cancels meanwhile.
+          let waitTimer: NodeJS.Timeout | undefined;
           await new Promise<void>((resolve) => {
             wake = resolve;
-            const t = setTimeout(resolve, guard ? 1000 : waitMs);
-            t.unref();
+            // Not unref'd: an idle, draining agent has nothing else keeping its process alive.
+            waitTimer = setTimeout(resolve, guard ? 1000 : waitMs);
           });
+          clearTimeout(waitTimer);
           wake = undefined;
           if (stopping) break;
           if (freeSlots() === 0 && pendingCompletions().length === 0) {
