@@ -188,7 +188,7 @@ for (let rep = 0; rep < reps; rep++) {
       'error' in result
         ? `FAILED: ${result.error.split('\n').slice(0, 8).join('\n  ')}`
         : Object.entries(result.metrics)
-            .map(([k, v]) => `${k}=${v.toFixed(k.endsWith('Ms') ? 3 : 0)}`)
+            .map(([k, v]) => `${k}=${v.toFixed(k.endsWith('Ms') ? 3 : v >= 100 ? 0 : 2)}`)
             .join(' ');
     console.log(`  [${rep + 1}/${reps}] ${c.id}: ${summary} (${secs} s)`);
     if ('perf' in result && result.perf)

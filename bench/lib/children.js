@@ -17,6 +17,15 @@ import { createInterface } from 'node:readline';
 const live = new Set();
 
 /**
+ * Adds a process started elsewhere to the children `killAll` kills.
+ * @param {import('node:child_process').ChildProcess} proc
+ */
+export function track(proc) {
+  live.add(proc);
+  proc.on('exit', () => live.delete(proc));
+}
+
+/**
  * Kills every child still running (the runner's exit and signal handlers call this).
  * @param {NodeJS.Signals} [signal]
  */

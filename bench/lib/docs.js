@@ -1,4 +1,10 @@
-import { BATCH_SIZE, PROCESS_MAX, SINGLE_CONCURRENCY } from './scenarios.js';
+import {
+  BATCH_SIZE,
+  PROCESS_MAX,
+  SHELL_CONCURRENCY,
+  SINGLE_CONCURRENCY,
+  TASK_MAX_JOBS,
+} from './scenarios.js';
 
 const NOTES_BEGIN = '<!-- NOTES:BEGIN -->';
 const NOTES_END = '<!-- NOTES:END -->';
@@ -117,6 +123,21 @@ with a join token, \`capabilities: ['task:noop']\`, and report each job \`succee
   the 500 measured cycles start. Reports p50/p99 per depth and the ratio deep/shallow
   (per repetition). A claim should not get slower with depth: the prototype's SQLite-only
   claim was 0.9× at 1M vs 1k queued with the partial claim index.
+- **shell-overhead** (real agent): one \`offload agent --max-jobs 1\` (the built CLI,
+  \`packages/cli/bin/offload.js\`, in its own process, joined with a join token) and
+  sequential \`POST /api/v1/jobs?wait=30\` of \`{command: ['true']}\` from the runner, timed
+  from send to response after 10 warm-up jobs; then, in the same run, the same number of
+  sequential bare \`child_process.spawn('true')\` timed from spawn to exit. Reports p50 and
+  mean of both and their ratio (the target is ≤ 1.5×). Agent CPU counts the agent process and
+  the children it reaped (the per-job supervisors and \`true\`), per job.
+- **shell-throughput** (real agent): the same with ${SHELL_CONCURRENCY} submitters in flight and
+  \`--max-jobs ${SHELL_CONCURRENCY}\` (jobs ask for \`requires.cpu: 0.1\`: the default 1 CPU would allow 2
+  at once on this machine), against ${SHELL_CONCURRENCY} bare spawns in flight.
+- **task-throughput (1 / 2 agents)** (real agent): N no-op task jobs pre-filled through the
+  batch route, then 1 or 2 \`offload agent --tasks bench/fixtures/noop-tasks.mjs --max-jobs ${TASK_MAX_JOBS}\`
+  started together. The runner polls \`GET /api/v1/stats\` every 20 ms: jobs/s = N / (first
+  poll with all N succeeded − first poll with fewer than N queued). Server CPU covers the whole
+  window, agent start-up and registration included.
 
 ## Columns
 

@@ -21,6 +21,21 @@ export function cpuTimes(pid) {
 }
 
 /**
+ * utime + stime of a process plus cutime + cstime (its children it has waited for), in seconds.
+ * @param {number | 'self'} pid
+ * @returns {number | null} null if the process is gone
+ */
+export function cpuSecondsWithChildren(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLK_TCK;
+  } catch {
+    return null;
+  }
+}
+
+/**
  * utime + stime of a whole process in seconds.
  * @param {number} pid
  * @returns {number | null} null if the process is gone

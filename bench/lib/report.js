@@ -22,6 +22,17 @@ import { fmt, fmtSummary, summarize } from './stats.js';
 const GROUP_TITLES = {
   'process-1': 'process (1 agent)',
   'process-2': 'process (2 agents)',
+  'task-throughput-1': 'task-throughput (1 agent)',
+  'task-throughput-2': 'task-throughput (2 agents)',
+};
+
+/** The metrics shown per group (the first row carries the resource columns); default jobs/s. */
+/** @type {Record<string, string[]>} */
+const GROUP_METRICS = {
+  'lone-latency': ['p50Ms', 'p95Ms', 'p99Ms'],
+  'claim-depth': ['p50Ms', 'p99Ms'],
+  'shell-overhead': ['p50Ms', 'meanMs', 'bareP50Ms', 'bareMeanMs', 'ratioP50', 'ratioMean'],
+  'shell-throughput': ['jobsPerSec', 'bareJobsPerSec', 'ratioTime'],
 };
 
 /**
@@ -42,7 +53,19 @@ const REFS = {
 };
 
 /** @type {Record<string, string>} */
-const METRIC_LABELS = { jobsPerSec: 'jobs/s', p50Ms: 'p50 ms', p95Ms: 'p95 ms', p99Ms: 'p99 ms' };
+const METRIC_LABELS = {
+  jobsPerSec: 'jobs/s',
+  p50Ms: 'p50 ms',
+  p95Ms: 'p95 ms',
+  p99Ms: 'p99 ms',
+  meanMs: 'mean ms',
+  bareP50Ms: 'bare spawn p50 ms',
+  bareMeanMs: 'bare spawn mean ms',
+  ratioP50: 'p50 offload / bare spawn',
+  ratioMean: 'mean offload / bare spawn',
+  bareJobsPerSec: 'bare spawn jobs/s',
+  ratioTime: 'wall time offload / bare spawn',
+};
 
 /**
  * @param {number} a
@@ -106,12 +129,7 @@ export function buildRows(cases, runs) {
   for (const c of cases) {
     if (c.group === 'claim-depth') depthCases.push(c);
     const rs = ok(c.id);
-    const metrics =
-      c.group === 'lone-latency'
-        ? ['p50Ms', 'p95Ms', 'p99Ms']
-        : c.group === 'claim-depth'
-          ? ['p50Ms', 'p99Ms']
-          : ['jobsPerSec'];
+    const metrics = GROUP_METRICS[c.group] ?? ['jobsPerSec'];
     metrics.forEach((m, i) => {
       const label = `${c.group === 'claim-depth' ? 'claim+complete ' : ''}${METRIC_LABELS[m] ?? m}`;
       const refs = c.group === 'claim-depth' ? undefined : REFS[c.group]?.[m];

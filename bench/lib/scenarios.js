@@ -1,15 +1,20 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
 import { startChild } from './children.js';
+import { createClient } from './http.js';
 import { perfReport } from './perf.js';
+import { cpuSecondsWithChildren, peakRssMiB } from './proc.js';
 import { summarizeProfile } from './profile.js';
+import { startRealAgent } from './real-agent.js';
 import { readLines, startBenchServer } from './server-process.js';
 import { mean, percentile } from './stats.js';
 
 const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SUBMITTER = path.join(benchDir, 'submitter.js');
 const AGENT = path.join(benchDir, 'sim-agent.js');
+const NOOP_TASKS = path.join(benchDir, 'fixtures/noop-tasks.mjs');
 
 /**
  * @typedef {object} CaseResult
@@ -41,6 +46,8 @@ export const MODES = {
     process: [200],
     lone: [{ n: 50, warmup: 20 }],
     depth: { depths: [100, 1_000], samples: 50, warmup: 10 },
+    shell: { n: 20, warmup: 3 },
+    tasks: [200],
   },
   quick: {
     reps: 1,
@@ -54,6 +61,8 @@ export const MODES = {
       { n: 1_000, warmup: 3_000 },
     ],
     depth: { depths: [1_000, 100_000], samples: 500, warmup: 1_000 },
+    shell: { n: 200, warmup: 10 },
+    tasks: [20_000],
   },
   full: {
     reps: 3,
@@ -71,6 +80,8 @@ export const MODES = {
       { n: 1_000, warmup: 3_000 },
     ],
     depth: { depths: [1_000, 100_000, 1_000_000], samples: 500, warmup: 1_000 },
+    shell: { n: 200, warmup: 10 },
+    tasks: [20_000],
   },
 };
 /** @typedef {keyof typeof MODES} Mode */
@@ -78,6 +89,10 @@ export const MODES = {
 export const PROCESS_MAX = 500;
 export const SINGLE_CONCURRENCY = 50;
 export const BATCH_SIZE = 1_000;
+/** In-flight command jobs (and bare spawns) of the shell-throughput case. */
+export const SHELL_CONCURRENCY = 8;
+/** `--max-jobs` of the real agents in the task-throughput cases. */
+export const TASK_MAX_JOBS = 500;
 
 /** @param {number} n */
 const k = (n) => (n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1_000 ? `${n / 1_000}k` : String(n));
@@ -132,6 +147,28 @@ export function buildCases(mode) {
       size: `${k(depth)} queued, ${m.depth.samples} cycles after ${k(m.depth.warmup)} warm-up`,
       run: (o) => depthCase(depth, m.depth, o),
     });
+  }
+  cases.push({
+    id: `shell-overhead@${k(m.shell.n)}`,
+    group: 'shell-overhead',
+    size: `${k(m.shell.n)} sequential \`true\`, 1 real agent, --max-jobs 1`,
+    run: (o) => shellCase(m.shell, 1, o),
+  });
+  cases.push({
+    id: `shell-throughput@${k(m.shell.n)}`,
+    group: 'shell-throughput',
+    size: `${k(m.shell.n)} \`true\`, ${SHELL_CONCURRENCY} in flight, --max-jobs ${SHELL_CONCURRENCY}`,
+    run: (o) => shellCase(m.shell, SHELL_CONCURRENCY, o),
+  });
+  for (const agents of [1, 2]) {
+    for (const n of m.tasks) {
+      cases.push({
+        id: `task-throughput-${agents}@${k(n)}`,
+        group: `task-throughput-${agents}`,
+        size: `${k(n)} no-op tasks, ${agents} real agent${agents > 1 ? 's' : ''}, --max-jobs ${TASK_MAX_JOBS}`,
+        run: (o) => taskCase(agents, n, o),
+      });
+    }
   }
   return cases;
 }
@@ -464,5 +501,207 @@ async function depthCase(depth, s, opts) {
       checks: `${counts.succeeded} succeeded, ${counts.queued} still queued`,
       extra: { fillJobsPerSec: (depth + s.warmup) / fillSec, rssQueuedMiB: w.rssStartMiB },
     };
+  });
+}
+
+/**
+ * Runs `n` calls of `fn` with `concurrency` in flight; returns each call's duration (ms).
+ * @param {number} n
+ * @param {number} concurrency
+ * @param {() => Promise<void>} fn
+ */
+async function timedLoops(n, concurrency, fn) {
+  /** @type {number[]} */
+  const ms = [];
+  let next = 0;
+  const loop = async () => {
+    while (next < n) {
+      next++;
+      const t0 = performance.now();
+      await fn();
+      ms.push(performance.now() - t0);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, loop));
+  return ms;
+}
+
+/** A bare `child_process.spawn('true')`, resolved at its exit. */
+function bareTrue() {
+  return new Promise((resolve, reject) => {
+    const p = spawn('true', [], { stdio: 'ignore' });
+    p.on('error', reject);
+    p.on('exit', (code) =>
+      code === 0 ? resolve(undefined) : reject(new Error(`true exited ${code}`)),
+    );
+  });
+}
+
+/**
+ * `true` as a command job through one real agent (`offload agent`), each submitted with
+ * `POST /api/v1/jobs?wait=30`, against a bare spawn of `true` by this process, same N and
+ * concurrency.
+ * @param {{ n: number, warmup: number }} s
+ * @param {number} concurrency
+ * @param {import('./server-process.js').ServerOptions} opts
+ */
+async function shellCase(s, concurrency, opts) {
+  return withServer(opts, async (server) => {
+    const join = await server.joinToken('bench-shell');
+    const agent = startRealAgent({
+      url: server.url,
+      join,
+      name: 'bench-shell',
+      maxJobs: concurrency,
+      label: 'agent(shell)',
+    });
+    const client = createClient(server.url, { connections: concurrency, token: server.adminToken });
+    try {
+      await agent.registered;
+      // A command job reserves 1 CPU by default: on a 2-core machine that allows 2 at once.
+      const body = JSON.stringify(
+        concurrency > 1 ? { command: ['true'], requires: { cpu: 0.1 } } : { command: ['true'] },
+      );
+      /** @type {string[]} */
+      const bad = [];
+      const submit = async () => {
+        const res = await client.call('POST', '/api/v1/jobs?wait=30', body);
+        const state = res.status === 200 ? JSON.parse(res.text).state : `HTTP ${res.status}`;
+        if (state !== 'succeeded') bad.push(`${state}: ${res.text.slice(0, 300)}`);
+      };
+      await timedLoops(Math.max(s.warmup, concurrency), concurrency, submit);
+      const self0 = cpuSecondsWithChildren('self') ?? NaN;
+      const agent0 = cpuSecondsWithChildren(agent.pid) ?? NaN;
+      const w = await server.window(async () => {
+        const t0 = performance.now();
+        const lat = await timedLoops(s.n, concurrency, submit);
+        return { lat, elapsedMs: performance.now() - t0 };
+      });
+      // The agent's own CPU plus its reaped children's: the per-job supervisors and `true`.
+      const agentCpuSec = (cpuSecondsWithChildren(agent.pid) ?? NaN) - agent0;
+      const driverCpuSec = (cpuSecondsWithChildren('self') ?? NaN) - self0;
+      const agentPeakRssMiB = peakRssMiB(agent.pid) ?? NaN;
+      const counts = await server.counts();
+      const total = s.n + Math.max(s.warmup, concurrency);
+      check(bad.length === 0, `${bad.length} jobs did not succeed: ${bad[0]}`);
+      check(counts.succeeded === total, `succeeded ${counts.succeeded}, expected ${total}`);
+
+      await timedLoops(Math.max(s.warmup, concurrency), concurrency, bareTrue);
+      const b0 = performance.now();
+      const bare = await timedLoops(s.n, concurrency, bareTrue);
+      const bareElapsedMs = performance.now() - b0;
+
+      const lat = w.value.lat;
+      const clientCpuSec = agentCpuSec + driverCpuSec;
+      /** @type {Record<string, number>} */
+      const metrics =
+        concurrency === 1
+          ? {
+              p50Ms: percentile(lat, 50),
+              meanMs: mean(lat),
+              bareP50Ms: percentile(bare, 50),
+              bareMeanMs: mean(bare),
+              ratioP50: percentile(lat, 50) / percentile(bare, 50),
+              ratioMean: mean(lat) / mean(bare),
+            }
+          : {
+              jobsPerSec: s.n / (w.value.elapsedMs / 1000),
+              bareJobsPerSec: s.n / (bareElapsedMs / 1000),
+              ratioTime: w.value.elapsedMs / bareElapsedMs,
+            };
+      metrics.agentCpuMsPerJob = (1000 * agentCpuSec) / s.n;
+      metrics.agentPeakRssMiB = agentPeakRssMiB;
+      return {
+        metrics,
+        jobs: s.n,
+        serverCpuSec: w.serverCpuSec,
+        serverSysSec: w.serverSysSec,
+        wallMs: w.wallMs,
+        machineCpuPct: w.machineCpuPct,
+        clientCpuSec,
+        otherCpuPct: otherCpuPct(w, clientCpuSec),
+        checks: `${counts.succeeded} succeeded`,
+        extra: { agentCpuSec, driverCpuSec, agentPeakRssMiB },
+      };
+    } finally {
+      await client.close().catch(() => {});
+      await agent.stop(10_000);
+    }
+  });
+}
+
+/**
+ * No-op task jobs pre-filled, then 1 or 2 real agents (`offload agent --tasks`) started; from
+ * the first job taken to the last one finished, polling GET /api/v1/stats every 20 ms.
+ * @param {number} agentCount
+ * @param {number} n
+ * @param {import('./server-process.js').ServerOptions} opts
+ */
+async function taskCase(agentCount, n, opts) {
+  return withServer(opts, async (server) => {
+    await server.fill(n);
+    /** @type {string[]} */
+    const joins = [];
+    for (let i = 0; i < agentCount; i++) joins.push(await server.joinToken(`bench-task-${i}`));
+    /** @type {import('./real-agent.js').RealAgent[]} */
+    const agents = [];
+    try {
+      const deadline = performance.now() + 300_000;
+      const w = await server.window(async () => {
+        for (let i = 0; i < agentCount; i++) {
+          agents.push(
+            startRealAgent({
+              url: server.url,
+              join: /** @type {string} */ (joins[i]),
+              name: `bench-task-${i}`,
+              maxJobs: TASK_MAX_JOBS,
+              tasks: NOOP_TASKS,
+              label: `agent(task-${i})`,
+            }),
+          );
+        }
+        /** @type {Error[]} */
+        const failed = [];
+        for (const a of agents) a.registered.catch((/** @type {Error} */ e) => failed.push(e));
+        let startMs = NaN;
+        for (;;) {
+          const c = await server.counts();
+          const now = performance.now();
+          if (Number.isNaN(startMs) && (c.queued ?? 0) < n) startMs = now;
+          const finished = (c.succeeded ?? 0) + (c.failed ?? 0) + (c.canceled ?? 0);
+          if (finished >= n) return { startMs, endMs: now, counts: c };
+          if (failed[0]) throw failed[0];
+          if (now > deadline) throw new Error(`timed out: ${JSON.stringify(c)}`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      });
+      const agentCpuSec = agents
+        .map((a) => cpuSecondsWithChildren(a.pid) ?? NaN)
+        .reduce((x, y) => x + y, 0);
+      const agentPeakRssMiB = Math.max(...agents.map((a) => peakRssMiB(a.pid) ?? NaN));
+      const { startMs, endMs, counts } = w.value;
+      check(
+        counts.succeeded === n,
+        `succeeded ${counts.succeeded}, expected ${n} (${JSON.stringify(counts)})`,
+      );
+      return {
+        metrics: {
+          jobsPerSec: n / ((endMs - startMs) / 1000),
+          agentCpuMsPerJob: (1000 * agentCpuSec) / n,
+          agentPeakRssMiB,
+        },
+        jobs: n,
+        serverCpuSec: w.serverCpuSec,
+        serverSysSec: w.serverSysSec,
+        wallMs: w.wallMs,
+        machineCpuPct: w.machineCpuPct,
+        clientCpuSec: agentCpuSec,
+        otherCpuPct: otherCpuPct(w, agentCpuSec),
+        checks: `${counts.succeeded} succeeded`,
+        extra: { agentCpuSec, agentPeakRssMiB, measuredMs: endMs - startMs },
+      };
+    } finally {
+      await Promise.all(agents.map((a) => a.stop(10_000)));
+    }
   });
 }

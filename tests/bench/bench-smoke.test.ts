@@ -1,5 +1,6 @@
 // `npm run bench -- --smoke`: the benchmark harness end to end at a tiny size (a server,
-// simulated agents and submitters in their own processes, every scenario). It checks that the
+// simulated agents and submitters in their own processes, every scenario; the shell and task
+// scenarios run the real agent, `offload agent`, from the built CLI). It checks that the
 // harness runs and verifies its own results (all jobs succeeded, each ran once); it never
 // asserts a timing, and the real benchmarks never run in `npm test`. It runs the built dist/
 // (`npm run build`; CI builds in `npm ci`) and does not build it itself: a test should not
@@ -26,7 +27,7 @@ function runSmoke(): Promise<{ code: number | null; stdout: string; stderr: stri
 }
 
 describe('npm run bench -- --smoke', () => {
-  it('runs every scenario and prints its row', { timeout: 90_000 }, async () => {
+  it('runs every scenario and prints its row', { timeout: 120_000 }, async () => {
     const { code, stdout, stderr } = await runSmoke();
     expect(code, `exit code; stdout:\n${stdout}\nstderr:\n${stderr}`).toBe(0);
     for (const scenario of [
@@ -36,6 +37,10 @@ describe('npm run bench -- --smoke', () => {
       'process (2 agents)',
       'lone-latency',
       'claim-depth',
+      'shell-overhead',
+      'shell-throughput',
+      'task-throughput (1 agent)',
+      'task-throughput (2 agents)',
     ]) {
       expect(stdout, `no row for ${scenario}`).toMatch(
         new RegExp(`^\\| ${scenario.replace(/[()]/g, '\\$&')} \\|`, 'm'),
