@@ -1,6 +1,9 @@
 import { Command, CommanderError } from 'commander';
 import { CliError, EXIT_OFFLOAD_FAILED, processIo, type CliIo } from './cli-io.js';
+import { adminCommands } from './commands/admin-commands.js';
 import { agentCommand } from './commands/agent-command.js';
+import { jobCommands } from './commands/job-commands.js';
+import { loginCommand } from './commands/login-command.js';
 import { serverCommand } from './commands/server-command.js';
 import { startCommand } from './commands/start-command.js';
 import { cliVersion } from './version.js';
@@ -19,6 +22,8 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     .description('Send compute work to a fleet of machines.')
     .version(cliVersion(), '-V, --version', 'print the version')
     .option('--debug', 'print stack traces with errors')
+    .option('--url <url>', 'server URL (else OFFLOAD_URL, else the config from `offload login`)')
+    .option('--key <key>', 'API key (else OFFLOAD_API_KEY, else the config from `offload login`)')
     .showSuggestionAfterError()
     .exitOverride()
     .configureOutput({
@@ -35,9 +40,17 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   program.addCommand(startCommand(io, setExit));
   program.addCommand(serverCommand(io, setExit));
   program.addCommand(agentCommand(io, setExit));
+  program.addCommand(loginCommand(io));
+  for (const cmd of jobCommands(io, setExit)) program.addCommand(cmd);
+  for (const cmd of adminCommands(io)) program.addCommand(cmd);
   // Subcommands report their own usage errors through the same output and override.
-  for (const cmd of program.commands)
-    cmd.exitOverride().configureOutput(program.configureOutput()).showSuggestionAfterError();
+  const configure = (cmds: readonly Command[]) => {
+    for (const cmd of cmds) {
+      cmd.exitOverride().configureOutput(program.configureOutput()).showSuggestionAfterError();
+      configure(cmd.commands);
+    }
+  };
+  configure(program.commands);
 
   if (argv.length === 0) {
     program.outputHelp();
