@@ -20,15 +20,9 @@ import { principalOf } from '../plugins/auth-hook.js';
 import { hashSecret, newId, newSecret } from '../services/secrets.js';
 import { jobView } from '../services/views.js';
 import { agentWithRunning } from './agents-routes.js';
-import type { App, Services } from './route-context.js';
+import { errorResponses, type App, type Services } from './route-context.js';
 
-const errors = {
-  400: ErrorBodySchema,
-  401: ErrorBodySchema,
-  403: ErrorBodySchema,
-  404: ErrorBodySchema,
-  409: ErrorBodySchema,
-};
+const errors = errorResponses(400, 401, 403, 404, 409);
 
 /**
  * The agent side of the API (docs/reference/agent-protocol.md): register, sync (claim long

@@ -1,21 +1,10 @@
 import { Type } from 'typebox';
 import { agentView } from '../services/views.js';
 import { drainAgent, resumeAgent, type AgentRecord } from '@offload/core';
-import {
-  AgentListSchema,
-  AgentSchema,
-  ApiError,
-  ErrorBodySchema,
-  IdParams,
-} from '@offload/protocol';
-import type { App, Services } from './route-context.js';
+import { AgentListSchema, AgentSchema, ApiError, IdParams } from '@offload/protocol';
+import { errorResponses, type App, type Services } from './route-context.js';
 
-const errors = {
-  401: ErrorBodySchema,
-  403: ErrorBodySchema,
-  404: ErrorBodySchema,
-  409: ErrorBodySchema,
-};
+const errors = errorResponses(401, 403, 404, 409);
 
 /** An agent by id, or by name (the CLI's `offload drain NAME`). */
 async function findAgent(s: Services, idOrName: string): Promise<AgentRecord> {

@@ -13,15 +13,9 @@ import {
 } from '@offload/protocol';
 import { principalOf } from '../plugins/auth-hook.js';
 import { jobView } from '../services/views.js';
-import { waitForJob, type App, type Services } from './route-context.js';
+import { errorResponses, waitForJob, type App, type Services } from './route-context.js';
 
-const errors = {
-  400: ErrorBodySchema,
-  401: ErrorBodySchema,
-  403: ErrorBodySchema,
-  404: ErrorBodySchema,
-  409: ErrorBodySchema,
-};
+const errors = errorResponses(400, 401, 403, 404, 409);
 const DEFAULT_WAIT_SEC = 30;
 
 export function jobsRoutes(app: App, s: Services): void {

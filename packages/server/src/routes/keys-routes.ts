@@ -1,6 +1,5 @@
 import {
   ApiError,
-  ErrorBodySchema,
   IdParams,
   KeyCreateSchema,
   KeyCreatedSchema,
@@ -10,14 +9,9 @@ import {
 import { credentialRecord } from '@offload/store';
 import { hashSecret, newId, newSecret } from '../services/secrets.js';
 import { keyView } from '../services/views.js';
-import type { App, Services } from './route-context.js';
+import { errorResponses, type App, type Services } from './route-context.js';
 
-const errors = {
-  400: ErrorBodySchema,
-  401: ErrorBodySchema,
-  403: ErrorBodySchema,
-  404: ErrorBodySchema,
-};
+const errors = errorResponses(400, 401, 403, 404);
 
 export function keysRoutes(app: App, s: Services): void {
   app.get('/api/v1/keys', {

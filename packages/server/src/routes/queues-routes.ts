@@ -1,5 +1,4 @@
 import {
-  ErrorBodySchema,
   NameParams,
   QueueListSchema,
   QueueSchema,
@@ -7,9 +6,9 @@ import {
   JOB_STATES,
   type JobState,
 } from '@offload/protocol';
-import type { App, Services } from './route-context.js';
+import { errorResponses, type App, type Services } from './route-context.js';
 
-const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchema };
+const errors = errorResponses(400, 401, 403);
 
 export function queuesRoutes(app: App, s: Services): void {
   app.get('/api/v1/queues', {

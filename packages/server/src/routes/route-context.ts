@@ -17,6 +17,7 @@ import type { JobService } from '../services/job-service.js';
 import type { Maintenance } from '../services/maintenance.js';
 import type { Stats } from '../services/stats.js';
 import { isTerminal } from '@offload/core';
+import { ErrorBodySchema } from '@offload/protocol';
 
 /** The services routes call; built once in app.ts. */
 export interface Services {
@@ -66,4 +67,14 @@ export async function waitForJob(
   } finally {
     request.raw.off('close', onClose);
   }
+}
+
+/** Response schemas for the error statuses a route can answer; all share the one error shape. */
+export function errorResponses<S extends number>(
+  ...statuses: S[]
+): Record<S, typeof ErrorBodySchema> {
+  return Object.fromEntries(statuses.map((s) => [s, ErrorBodySchema])) as Record<
+    S,
+    typeof ErrorBodySchema
+  >;
 }
