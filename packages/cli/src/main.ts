@@ -4,6 +4,7 @@ import { adminCommands } from './commands/admin-commands.js';
 import { agentCommand } from './commands/agent-command.js';
 import { jobCommands } from './commands/job-commands.js';
 import { loginCommand } from './commands/login-command.js';
+import { runCommand } from './commands/run-command.js';
 import { serverCommand } from './commands/server-command.js';
 import { startCommand } from './commands/start-command.js';
 import { cliVersion } from './version.js';
@@ -41,6 +42,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   program.addCommand(serverCommand(io, setExit));
   program.addCommand(agentCommand(io, setExit));
   program.addCommand(loginCommand(io));
+  program.addCommand(runCommand(io, setExit));
   for (const cmd of jobCommands(io, setExit)) program.addCommand(cmd);
   for (const cmd of adminCommands(io)) program.addCommand(cmd);
   // Subcommands report their own usage errors through the same output and override.

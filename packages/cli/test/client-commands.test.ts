@@ -298,3 +298,62 @@ describe('agents and keys', () => {
     expect(Date.parse(t.expiresAt) - Date.now()).toBeGreaterThan(3_500_000);
   });
 });
+
+describe('run', () => {
+  it('streams stdout to stdout and stderr to stderr and exits with the job code', async () => {
+    const r = await cli(['run', '--', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
+    expect(r.stdout).toBe('out\n');
+    expect(r.stderr).toBe('err\n');
+    expect(r.code).toBe(3);
+  });
+
+  it('sends argv as given, forwards --env and --cwd, and exits 0 on success', async () => {
+    const r = await cli([
+      'run',
+      '--env',
+      'GREETING=hello world',
+      '--cwd',
+      tmp,
+      '--name',
+      'greet',
+      '--',
+      'sh',
+      '-c',
+      'printf "%s|%s\\n" "$GREETING" "$(pwd)"',
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`hello world|${fs.realpathSync(tmp)}\n`);
+  });
+
+  it('--detach prints the job id; --retries sets maxAttempts; a bad field is one line', async () => {
+    const r = await cli(['run', '--detach', '--retries', '2', '--priority', 'high', '--', 'true']);
+    expect(r.code).toBe(0);
+    const id = r.stdout.trim();
+    const job = await off.get(id);
+    expect(job.maxAttempts).toBe(3);
+    expect(job.priority).toBe('high');
+    expect((await cli(['wait', id])).code).toBe(0);
+
+    const bad = await cli(['run', '--priority', 'urgent', '--', 'true']);
+    expect(bad.code).toBe(125);
+    expect(oneLine(bad.stderr)).toMatch(/^offload: invalid request: .*priority/);
+  });
+
+  it('exits 124 on timeout', async () => {
+    const r = await cli(['run', '--timeout', '500ms', '--', 'sleep', '30']);
+    expect(r.code).toBe(124);
+    expect(oneLine(r.stderr)).toMatch(/TIMEOUT/);
+  }, 30_000);
+
+  it('the first Ctrl-C cancels the job: exit 130', async () => {
+    const p = procs.run(['run', '--name', 'ctrl-c', '--', 'sh', '-c', 'echo started; sleep 30'], {
+      cwd: tmp,
+      env: baseEnv({ OFFLOAD_URL: url, OFFLOAD_API_KEY: ADMIN }),
+    });
+    await until(async () => (p.stdout.includes('started') ? true : undefined));
+    p.child.kill('SIGINT');
+    const exit = await p.waitForExit(20_000);
+    expect(exit.code).toBe(130);
+    expect(p.stderr).toMatch(/canceling job job_/);
+  }, 30_000);
+});
