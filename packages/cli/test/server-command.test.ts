@@ -173,6 +173,14 @@ describe('offload start', () => {
     await p.waitForStderr(NEW_TOKEN);
     expect(p.stderr).toContain(path.join(tmp, 'from-yaml', 'offload.db'));
     expect(await get(`${url}/healthz`)).toBe(200);
+    // The CLI config now points at this server with the admin token (0600).
+    const configFile = path.join(tmp, 'xdg-config', 'offload', 'config.json');
+    const adminToken = fs.readFileSync(path.join(tmp, 'from-yaml', 'admin-token'), 'utf8').trim();
+    expect(JSON.parse(fs.readFileSync(configFile, 'utf8'))).toEqual({ url, apiKey: adminToken });
+    expect(fs.statSync(configFile).mode & 0o777).toBe(0o600);
+    const jobs = procs.run(['jobs', '--json'], { cwd: tmp, env });
+    expect((await jobs.waitForExit()).code).toBe(0);
+    expect(JSON.parse(jobs.stdout)).toEqual({ jobs: [], nextCursor: null });
     p.child.kill('SIGTERM');
     expect((await p.waitForExit(5_000)).code).toBe(0);
     // logLevel: warn — the info-level "listening" line from Fastify is not logged.

@@ -6,6 +6,7 @@ import type { KeyCreated } from '@offload/protocol';
 import type { RunningServer } from '@offload/server';
 import { CliError, type CliIo } from '../cli-io.js';
 import { cliVersion } from '../version.js';
+import { configFilePath, writeConfigFile } from './connection.js';
 import { runServer } from './run-server.js';
 import { addServerOptions, serverOptionValues } from './server-options.js';
 
@@ -28,13 +29,27 @@ export function startCommand(io: CliIo, setExit: (code: number) => void): Comman
     const withAgent = opts.agent !== false;
     setExit(
       await runServer('server', serverOptionValues(opts), io, {
-        ...(withAgent && {
-          afterStart: (running, dataDir) => startLocalAgent(running, dataDir, io),
-        }),
+        afterStart: async (running, dataDir) => {
+          saveCliConfig(running, io);
+          return withAgent ? startLocalAgent(running, dataDir, io) : async () => undefined;
+        },
       }),
     );
   });
   return cmd;
+}
+
+/** SPEC §5: `offload start` writes the CLI config, so `offload run` works with no set-up. */
+function saveCliConfig(running: RunningServer, io: CliIo): void {
+  const file = configFilePath(io.env);
+  try {
+    writeConfigFile(file, { url: running.url, apiKey: running.admin.token });
+    io.stderr(`CLI config (server URL and admin token) saved to ${file}\n`);
+  } catch (err) {
+    io.stderr(
+      `offload start: could not write the CLI config ${file}: ${err instanceof Error ? err.message : String(err)}\n`,
+    );
+  }
 }
 
 async function startLocalAgent(
