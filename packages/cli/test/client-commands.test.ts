@@ -356,4 +356,17 @@ describe('run', () => {
     expect(exit.code).toBe(130);
     expect(p.stderr).toMatch(/canceling job job_/);
   }, 30_000);
+
+  it('a second Ctrl-C detaches: exit 130 at once', async () => {
+    const p = procs.run(['run', '--', 'sh', '-c', 'echo started; sleep 30'], {
+      cwd: tmp,
+      env: baseEnv({ OFFLOAD_URL: url, OFFLOAD_API_KEY: ADMIN }),
+    });
+    await until(async () => (p.stdout.includes('started') ? true : undefined));
+    p.child.kill('SIGINT');
+    await p.waitForStderr(/canceling job/);
+    p.child.kill('SIGINT');
+    expect((await p.waitForExit(10_000)).code).toBe(130);
+    expect(p.stderr).toMatch(/detached from job job_|job job_\S+ canceled/);
+  }, 30_000);
 });
