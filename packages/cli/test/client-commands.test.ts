@@ -369,4 +369,15 @@ describe('run', () => {
     expect((await p.waitForExit(10_000)).code).toBe(130);
     expect(p.stderr).toMatch(/detached from job job_|job job_\S+ canceled/);
   }, 30_000);
+
+  it('a key without the shell scope cannot run a command: one line naming the scope', async () => {
+    const key = await off.keys.create({
+      kind: 'api-key',
+      name: 'noshell',
+      scopes: ['submit', 'read'],
+    });
+    const r = await cli(['run', '--', 'true'], { OFFLOAD_URL: url, OFFLOAD_API_KEY: key.token });
+    expect(r.code).toBe(125);
+    expect(oneLine(r.stderr)).toMatch(/lacks the "shell" scope/);
+  });
 });
