@@ -4,6 +4,8 @@ export interface CliIo {
   stderr: (text: string) => void;
   env: NodeJS.ProcessEnv;
   cwd: string;
+  /** Whether stderr is a terminal (waiting commands then show a status line there). */
+  stderrIsTTY?: boolean;
 }
 
 export function processIo(): CliIo {
@@ -12,6 +14,7 @@ export function processIo(): CliIo {
     stderr: (text) => void process.stderr.write(text),
     env: process.env,
     cwd: process.cwd(),
+    stderrIsTTY: process.stderr.isTTY === true,
   };
 }
 

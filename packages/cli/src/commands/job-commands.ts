@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import type { Job } from '@offload/protocol';
 import type { CliIo } from '../cli-io.js';
 import { withClient } from './connection.js';
-import { age, endLine, jobExitCode, json, table } from './format.js';
+import { age, endLine, jobExitCode, json, statusLine, table } from './format.js';
 
 export function positiveInt(text: string): number {
   const n = Number(text);
@@ -118,7 +118,24 @@ export function jobCommands(io: CliIo, setExit: (code: number) => void): Command
     .argument('<job>', 'job id')
     .action(async (id: string, _opts: unknown, cmd: Command) => {
       await withClient(cmd, io, async (off) => {
-        const job = await off.wait(id);
+        const started = Date.now();
+        const timer = io.stderrIsTTY
+          ? setInterval(() => {
+              off
+                .get(id)
+                .then((j) => io.stderr(`\r\x1b[K${statusLine(j, Date.now() - started)}`))
+                .catch(() => undefined);
+            }, 1000)
+          : undefined;
+        let job: Job;
+        try {
+          job = await off.wait(id);
+        } finally {
+          if (timer) {
+            clearInterval(timer);
+            io.stderr('\r\x1b[K');
+          }
+        }
         const code = jobExitCode(job);
         if (job.state !== 'succeeded') io.stderr(`offload: ${endLine(job)}\n`);
         setExit(code);
