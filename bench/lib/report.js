@@ -143,7 +143,13 @@ export function buildRows(cases, runs) {
     });
   }
   // Deep/shallow ratios, per repetition (against the same repetition's shallow run).
+  // They go right after the last claim-depth row, ahead of the scenarios listed after it.
   const [shallow, ...deeper] = depthCases;
+  let lastDepthRow = -1;
+  rows.forEach((r, i) => {
+    if (r.scenario === 'claim-depth') lastDepthRow = i;
+  });
+  const after = lastDepthRow >= 0 ? rows.splice(lastDepthRow + 1) : [];
   if (shallow) {
     const sh = runs[shallow.id] ?? [];
     for (const deep of deeper) {
@@ -166,6 +172,7 @@ export function buildRows(cases, runs) {
       }
     }
   }
+  rows.push(...after);
   return rows;
 }
 
