@@ -17,11 +17,9 @@ if (!dataDir) {
 
 // Imported by path, not by package name: the bench runs what `tsc -b tsconfig.build.json` built.
 /** @type {typeof import('@offload/store')} */
-const { credentialRecord, openSqliteStore } = await import(
-  path.join(root, 'packages/store/dist/index.js')
-);
+const { openSqliteStore } = await import(path.join(root, 'packages/store/dist/index.js'));
 /** @type {typeof import('@offload/server')} */
-const { buildApp, hashSecret, newSecret, resolveServerConfig } = await import(
+const { buildApp, createAdminToken, resolveServerConfig } = await import(
   path.join(root, 'packages/server/dist/index.js')
 );
 
@@ -29,16 +27,7 @@ const store = await openSqliteStore({ path: path.join(dataDir, 'offload.db') });
 const config = resolveServerConfig({ dataDir, logLevel: 'silent' }, {});
 const app = await buildApp({ store, config });
 
-const adminToken = newSecret('admin');
-await store.credentialCreate({
-  credential: credentialRecord({
-    id: 'admin_bench',
-    kind: 'admin',
-    name: 'bench admin',
-    hash: hashSecret(adminToken),
-    createdAt: Date.now(),
-  }),
-});
+const adminToken = await createAdminToken(store, Date.now(), 'admin_bench');
 
 const url = await app.listen({ port: 0, host: '127.0.0.1' });
 

@@ -3,8 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Job, KeyCreated } from '@offload/protocol';
-import { buildApp, hashSecret, newSecret, resolveServerConfig, type App } from '@offload/server';
-import { credentialRecord, openSqliteStore, type Store } from '@offload/store';
+import { buildApp, createAdminToken, resolveServerConfig, type App } from '@offload/server';
+import { openSqliteStore, type Store } from '@offload/store';
 
 /**
  * A real server (SQLite in a temp dir, real clock) listening on 127.0.0.1 for the daemon
@@ -40,16 +40,7 @@ export async function startDaemonTestServer(
   const dir = mkdtempSync(path.join(tmpdir(), 'offload-daemon-test-'));
   const store = await openSqliteStore({ path: path.join(dir, 'offload.db') });
   const config = resolveServerConfig({ dataDir: dir, leaseTimeoutMs, tierGraceMs: 0 }, {});
-  const adminToken = newSecret('admin');
-  await store.credentialCreate({
-    credential: credentialRecord({
-      id: 'admin_test',
-      kind: 'admin',
-      name: 'admin',
-      hash: hashSecret(adminToken),
-      createdAt: Date.now(),
-    }),
-  });
+  const adminToken = await createAdminToken(store, Date.now(), 'admin_test');
   let app: App | undefined;
   const extra: App[] = [];
   let port = 0;

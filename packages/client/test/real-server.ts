@@ -4,8 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { KeyCreated, Scope } from '@offload/protocol';
-import { buildApp, hashSecret, newSecret, resolveServerConfig, type App } from '@offload/server';
-import { credentialRecord, openSqliteStore, type Store } from '@offload/store';
+import { buildApp, createAdminToken, resolveServerConfig, type App } from '@offload/server';
+import { openSqliteStore, type Store } from '@offload/store';
 
 /**
  * A real offload server (SQLite in a temp dir, the real clock) listening on a free port of
@@ -29,16 +29,7 @@ export async function startRealServer(): Promise<RealServer> {
   const store = await openSqliteStore({ path: path.join(dir, 'offload.db') });
   const config = resolveServerConfig({ dataDir: dir, leaseTimeoutMs: 5_000, tierGraceMs: 0 }, {});
   const app = await buildApp({ store, config, startMaintenance: false });
-  const adminToken = newSecret('admin');
-  await store.credentialCreate({
-    credential: credentialRecord({
-      id: 'admin_test',
-      kind: 'admin',
-      name: 'admin',
-      hash: hashSecret(adminToken),
-      createdAt: Date.now(),
-    }),
-  });
+  const adminToken = await createAdminToken(store, Date.now(), 'admin_test');
   await app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = app.server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;

@@ -92,6 +92,22 @@ export async function ensureAdminToken(
   return { token, created: true, source: 'generated', file };
 }
 
+/**
+ * Stores a new admin credential and returns its secret: for programs that embed the server
+ * and for tests, which need a token they hold without the data-directory file.
+ */
+export async function createAdminToken(
+  store: Store,
+  now: number,
+  id = 'admin_embedded',
+): Promise<string> {
+  const token = newSecret('admin');
+  await store.credentialCreate({
+    credential: adminCredential(id, 'admin', hashSecret(token), now),
+  });
+  return token;
+}
+
 function adminCredential(id: string, name: string, hash: string, now: number): CredentialRecord {
   return credentialRecord({ id, kind: 'admin', name, hash, createdAt: now });
 }

@@ -23,6 +23,7 @@ export {
   ADMIN_TOKEN_FILE,
   type AdminToken,
   type EnsureAdminTokenOptions,
+  createAdminToken,
 } from './admin-token.js';
 export {
   startServer,

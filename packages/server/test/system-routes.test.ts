@@ -6,9 +6,9 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createManualClock } from '@offload/core';
-import { credentialRecord, openSqliteStore } from '@offload/store';
+import { openSqliteStore } from '@offload/store';
 import pino from 'pino';
-import { buildApp, hashSecret, newSecret, resolveServerConfig } from '@offload/server';
+import { buildApp, createAdminToken, hashSecret, resolveServerConfig } from '@offload/server';
 import { createTestServer, type TestServer } from './test-server.js';
 
 let t: TestServer;
@@ -524,16 +524,7 @@ describe('secrets', () => {
       startMaintenance: false,
       logger: pino({ level: 'trace' }, sink),
     });
-    const admin = newSecret('admin');
-    await store.credentialCreate({
-      credential: credentialRecord({
-        id: 'admin_s',
-        kind: 'admin',
-        name: 'admin',
-        hash: hashSecret(admin),
-        createdAt: clock.now(),
-      }),
-    });
+    const admin = await createAdminToken(store, clock.now(), 'admin_s');
     await app.listen({ port: 0, host: '127.0.0.1' });
     const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
     const call = async (method: string, url: string, token: string | null, body?: unknown) => {

@@ -3,12 +3,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createManualClock, type ManualClock } from '@offload/core';
 import type { AgentRegister, Job, KeyCreated, Scope } from '@offload/protocol';
-import { credentialRecord, openSqliteStore, type Store } from '@offload/store';
+import { openSqliteStore, type Store } from '@offload/store';
 import pino from 'pino';
 import {
   buildApp,
-  hashSecret,
-  newSecret,
+  createAdminToken,
   resolveServerConfig,
   type App,
   type RawConfig,
@@ -84,16 +83,7 @@ export async function createTestServer(
   });
   await app.ready();
 
-  const adminToken = newSecret('admin');
-  await store.credentialCreate({
-    credential: credentialRecord({
-      id: 'admin_test',
-      kind: 'admin',
-      name: 'admin',
-      hash: hashSecret(adminToken),
-      createdAt: clock.now(),
-    }),
-  });
+  const adminToken = await createAdminToken(store, clock.now(), 'admin_test');
 
   const request: TestServer['request'] = async (method, url, opts = {}) => {
     const token = opts.token === undefined ? adminToken : opts.token;
