@@ -6,6 +6,8 @@ export interface CliIo {
   cwd: string;
   /** Whether stderr is a terminal (waiting commands then show a status line there). */
   stderrIsTTY?: boolean;
+  /** The width of that terminal now (it may be resized); undefined or 0 when unknown. */
+  stderrColumns?: () => number | undefined;
 }
 
 export function processIo(): CliIo {
@@ -15,6 +17,7 @@ export function processIo(): CliIo {
     env: process.env,
     cwd: process.cwd(),
     stderrIsTTY: process.stderr.isTTY === true,
+    stderrColumns: () => process.stderr.columns,
   };
 }
 

@@ -1,6 +1,6 @@
 import type { Job } from '@offload/protocol';
 import { describe, expect, it } from 'vitest';
-import { age, jobExitCode, statusLine, table } from '../src/commands/format.js';
+import { age, jobExitCode, table } from '../src/commands/format.js';
 
 const job = (over: Partial<Job>): Job =>
   ({ id: 'job_1', kind: 'command', state: 'failed', ...over }) as Job;
@@ -21,12 +21,9 @@ describe('format', () => {
     expect(jobExitCode(job({ error: { code: 'AGENT_LOST', message: '' } }))).toBe(125);
   });
 
-  it('formats tables, ages and the status line', () => {
+  it('formats tables and ages', () => {
     expect(table(['A', 'B'], [['xx', 'y']])).toBe('A   B\nxx  y\n');
     expect(age(new Date(Date.now() - 90_000).toISOString())).toBe('1m');
     expect(age(undefined)).toBe('-');
-    expect(
-      statusLine(job({ state: 'running', progress: { percent: 42.4, stage: 'encode' } }), 75_000),
-    ).toBe('job_1  running  42%  encode  1m15s');
   });
 });

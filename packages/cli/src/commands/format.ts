@@ -55,15 +55,3 @@ export function endLine(job: Job): string {
   const why = job.error ? `${job.error.code}: ${job.error.message}` : job.state;
   return `job ${job.id} ${job.state} (${why})`;
 }
-
-/** The TTY status line of a waiting command: state, percent, stage, elapsed. */
-export function statusLine(job: Job, elapsedMs: number): string {
-  const sec = Math.floor(elapsedMs / 1000);
-  const elapsed =
-    sec < 60 ? `${sec}s` : `${Math.floor(sec / 60)}m${String(sec % 60).padStart(2, '0')}s`;
-  const parts = [job.id, job.state];
-  if (job.progress?.percent !== undefined) parts.push(`${Math.round(job.progress.percent)}%`);
-  if (job.progress?.stage) parts.push(job.progress.stage);
-  parts.push(elapsed);
-  return parts.join('  ');
-}

@@ -2,7 +2,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import type { Job } from '@offload/protocol';
 import type { CliIo } from '../cli-io.js';
 import { withClient } from './connection.js';
-import { age, endLine, jobExitCode, json, statusLine, table } from './format.js';
+import { age, json, table } from './format.js';
+import { waitCommand } from './wait-command.js';
 
 export function positiveInt(text: string): number {
   const n = Number(text);
@@ -113,35 +114,6 @@ export function jobCommands(io: CliIo, setExit: (code: number) => void): Command
       });
     });
 
-  const wait = new Command('wait')
-    .description("Wait for a job to end; exit with the job's exit code.")
-    .argument('<job>', 'job id')
-    .action(async (id: string, _opts: unknown, cmd: Command) => {
-      await withClient(cmd, io, async (off) => {
-        const started = Date.now();
-        const timer = io.stderrIsTTY
-          ? setInterval(() => {
-              off
-                .get(id)
-                .then((j) => io.stderr(`\r\x1b[K${statusLine(j, Date.now() - started)}`))
-                .catch(() => undefined);
-            }, 1000)
-          : undefined;
-        let job: Job;
-        try {
-          job = await off.wait(id);
-        } finally {
-          if (timer) {
-            clearInterval(timer);
-            io.stderr('\r\x1b[K');
-          }
-        }
-        const code = jobExitCode(job);
-        if (job.state !== 'succeeded') io.stderr(`offload: ${endLine(job)}\n`);
-        setExit(code);
-      });
-    });
-
   const logs = new Command('logs')
     .description("Print a job's output; with -f, follow it until the job ends.")
     .argument('<job>', 'job id')
@@ -155,5 +127,5 @@ export function jobCommands(io: CliIo, setExit: (code: number) => void): Command
       });
     });
 
-  return [jobs, status, cancel, retry, wait, logs];
+  return [jobs, status, cancel, retry, waitCommand(io, setExit), logs];
 }
