@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { parseDurationMs, type Job, type JobSubmit } from '@offload/protocol';
 import type { CliIo } from '../cli-io.js';
+import { jobStatusLine } from '../status-line.js';
 import { withClient } from './connection.js';
 import { endLine, jobExitCode } from './format.js';
 
@@ -45,6 +46,7 @@ interface RunOptions {
   queue?: string;
   name?: string;
   detach?: boolean;
+  quiet?: boolean;
 }
 
 /** The job spec for `offload run` flags and argv (sent as given: no local shell). */
@@ -90,6 +92,7 @@ export function runCommand(io: CliIo, setExit: (code: number) => void): Command 
     .option('--queue <queue>', 'queue (default `default`)')
     .option('--name <name>', 'job name')
     .option('--detach', 'print the job id and return at once')
+    .option('-q, --quiet', 'no live status line on the terminal while the job waits')
     .addHelpText(
       'after',
       '\nExample: offload run --cap gpu -- python train.py --epochs 3\n' +
@@ -100,16 +103,22 @@ export function runCommand(io: CliIo, setExit: (code: number) => void): Command 
         const submitted = await off.submit(runSpec(argv, opts));
         if (opts.detach) return io.stdout(`${submitted.id}\n`);
 
+        // Until the job prints, a status line on the terminal says what it waits for. It is
+        // erased before the first output and not drawn again: from then on the terminal shows
+        // the job's output alone, as if it ran here (a partial line is never overwritten).
+        const status = jobStatusLine(io, off, submitted, opts.quiet);
+        const say = (text: string) => (status ? status.line.print(text) : io.stderr(text));
         const detach = new AbortController();
         let interrupts = 0;
         const onSigint = () => {
           interrupts++;
           if (interrupts === 1) {
-            io.stderr(`offload: canceling job ${submitted.id} (Ctrl-C again to detach)\n`);
+            say(`offload: canceling job ${submitted.id} (Ctrl-C again to detach)\n`);
             off.cancel(submitted.id).catch((err: unknown) => {
-              io.stderr(`offload: cancel failed: ${(err as Error).message}\n`);
+              say(`offload: cancel failed: ${(err as Error).message}\n`);
             });
           } else {
+            void status?.close();
             io.stderr(`offload: detached from job ${submitted.id}\n`);
             detach.abort();
           }
@@ -119,8 +128,10 @@ export function runCommand(io: CliIo, setExit: (code: number) => void): Command 
         try {
           const stream = off.logs(submitted.id, { follow: true, signal: detach.signal });
           try {
-            for await (const chunk of stream)
+            for await (const chunk of stream) {
+              void status?.close();
               (chunk.stream === 'stderr' ? io.stderr : io.stdout)(chunk.data);
+            }
           } catch (err) {
             if (!detach.signal.aborted) throw err;
           }
@@ -130,6 +141,7 @@ export function runCommand(io: CliIo, setExit: (code: number) => void): Command 
             job = await off.wait(submitted.id, { signal: detach.signal });
         } finally {
           process.off('SIGINT', onSigint);
+          await status?.close();
         }
         const code = jobExitCode(job);
         // A command that exited on its own says so itself; anything else gets a line.
