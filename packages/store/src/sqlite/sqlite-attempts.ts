@@ -1,12 +1,7 @@
-import { completeAttempt, isCurrentLease, progressJob, type JobRecord } from '@offload/core';
+import { completeAttempt, progressJob, type JobRecord } from '@offload/core';
+import { holdsLease } from '../shared/fencing.js';
 import type { Store } from '../store.js';
 import type { SqliteContext } from './sqlite-context.js';
-import type { StoredJob } from './sqlite-rows.js';
-
-/** The fencing rule: the report's lease is the job's current one and this agent holds it. */
-export function holdsLease(stored: StoredJob, agentId: string, leaseId: string): boolean {
-  return isCurrentLease(stored.job, leaseId) && stored.job.agentId === agentId;
-}
 
 export function createSqliteAttempts(
   ctx: SqliteContext,

@@ -1,16 +1,8 @@
+import { holdsLease } from '../shared/fencing.js';
+import { utf8Tail } from '../shared/log-tail.js';
 import type { LogChunk, Store } from '../store.js';
-import { holdsLease } from './sqlite-attempts.js';
 import type { SqliteContext } from './sqlite-context.js';
 import type { StoredJob } from './sqlite-rows.js';
-
-/** The last `maxBytes` bytes of `text` as UTF-8, cut at a character boundary. */
-export function utf8Tail(text: string, maxBytes: number): string {
-  const buf = Buffer.from(text, 'utf8');
-  if (buf.length <= maxBytes) return text;
-  let start = buf.length - maxBytes;
-  while (start < buf.length && ((buf[start] ?? 0) & 0xc0) === 0x80) start++; // skip continuation bytes
-  return buf.subarray(start).toString('utf8');
-}
 
 /**
  * Logs are chunks per job (job_seq, seq) with the job's byte total, next seq and truncated

@@ -1,4 +1,5 @@
-import { JOB_STATES, type JobState } from '@offload/protocol';
+import type { JobState } from '@offload/protocol';
+import { zeroCounts } from '../shared/counts.js';
 import type { Store } from '../store.js';
 import type { SqliteContext } from './sqlite-context.js';
 
@@ -11,12 +12,6 @@ type QueueMethods = Pick<
   | 'classesList'
   | 'classesWithQueued'
 >;
-
-function zeroCounts(): Record<JobState, number> {
-  const counts = {} as Record<JobState, number>;
-  for (const s of JOB_STATES) counts[s] = 0;
-  return counts;
-}
 
 /** Queue counts come from queue_counts (kept in the jobs' own transactions), classes from memory. */
 export function createSqliteQueues(ctx: SqliteContext): QueueMethods {
