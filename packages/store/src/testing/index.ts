@@ -54,3 +54,4 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
     describeCredentials(s);
   });
 }
+export * from './postgres-env.js';

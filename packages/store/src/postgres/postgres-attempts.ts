@@ -1,0 +1,64 @@
+import { completeAttempt, progressJob, type JobRecord } from '@offload/core';
+import { holdsLease } from '../shared/fencing.js';
+import type { StoredJob } from '../shared/job-rows.js';
+import type { Store } from '../store.js';
+import { LOCK_BY_IDS_SQL, type PgContext, type PgTx } from './postgres-context.js';
+
+/** Locks every job a batch of reports names, in one statement, in seq order. */
+export async function lockReported(
+  t: PgTx,
+  reports: ReadonlyArray<{ jobId: string }>,
+): Promise<Map<string, StoredJob>> {
+  const ids = [...new Set(reports.map((r) => r.jobId))];
+  const stored = await t.jobs(LOCK_BY_IDS_SQL, [ids]);
+  return new Map(stored.map((s) => [s.job.id, s]));
+}
+
+export function createPgAttempts(ctx: PgContext): Pick<Store, 'jobsComplete' | 'jobsProgress'> {
+  return {
+    /**
+     * One transaction per batch, three statements whatever its size: lock the reported
+     * jobs, one UPDATE per distinct transition shape (usually one), one counts upsert.
+     */
+    async jobsComplete({ agentId, reports, now }) {
+      if (reports.length === 0) return [];
+      return ctx.tx(async (t) => {
+        const byId = await lockReported(t, reports);
+        return reports.map((report) => {
+          const stored = byId.get(report.jobId);
+          if (stored === undefined || !holdsLease(stored, agentId, report.leaseId)) {
+            // Stale: nothing changes; the current job (if any) is returned for the caller's information.
+            return { jobId: report.jobId, ok: false, job: stored?.job ?? null };
+          }
+          return {
+            jobId: report.jobId,
+            ok: true,
+            job: t.transition(stored, completeAttempt(stored.job, report, now)),
+          };
+        });
+      });
+    },
+
+    async jobsProgress({ agentId, reports }) {
+      if (reports.length === 0) return { stale: [], jobs: [] };
+      return ctx.tx(async (t) => {
+        const byId = await lockReported(t, reports);
+        const stale: string[] = [];
+        const jobs = new Map<string, JobRecord>();
+        for (const report of reports) {
+          const stored = byId.get(report.jobId);
+          if (stored === undefined || !holdsLease(stored, agentId, report.leaseId)) {
+            if (!stale.includes(report.leaseId)) stale.push(report.leaseId);
+            continue;
+          }
+          const progress: { percent?: number; stage?: string; message?: string } = {};
+          if (report.percent !== undefined) progress.percent = report.percent;
+          if (report.stage !== undefined) progress.stage = report.stage;
+          if (report.message !== undefined) progress.message = report.message;
+          jobs.set(report.jobId, t.transition(stored, progressJob(stored.job, progress)));
+        }
+        return { stale, jobs: [...jobs.values()] };
+      });
+    },
+  };
+}

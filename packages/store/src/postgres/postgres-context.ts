@@ -1,0 +1,234 @@
+import { applyPatch, type JobPatch, type JobRecord } from '@offload/core';
+import { ApiError, type JobState } from '@offload/protocol';
+import type {
+  ClientBase,
+  Pool,
+  PoolClient,
+  QueryArrayConfig,
+  QueryConfig,
+  QueryResultRow,
+} from 'pg';
+import { JOB_COLUMNS, rowToStoredJob, type JobRow, type StoredJob } from '../shared/job-rows.js';
+import { PgClassRegistry } from './postgres-classes.js';
+import { batchUpdate, batchUpdateParams, type BatchUpdate } from './postgres-rows.js';
+
+/** A pool or a client checked out of it: what query helpers run on. */
+export type Queryable = Pool | ClientBase;
+
+export const BY_ID_SQL = `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1`;
+/** Locks jobs by id in seq order: every writer that waits on job rows takes them in that order, so batches cannot deadlock each other. */
+export const LOCK_BY_IDS_SQL = `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ANY($1::text[]) ORDER BY seq FOR UPDATE`;
+
+/** Shards of job_counts (see the migration): a transaction writes its deltas to one of them. */
+const COUNT_SHARDS = 16;
+
+const COUNTS_UPSERT_SQL =
+  'INSERT INTO job_counts (queue, state, shard, n) ' +
+  'SELECT * FROM unnest($1::text[], $2::text[], $3::smallint[], $4::bigint[]) ' +
+  'ON CONFLICT (queue, state, shard) DO UPDATE SET n = job_counts.n + excluded.n';
+
+/** SQLSTATEs after which the whole transaction is simply run again. */
+const RETRYABLE = new Set(['40001', '40P01']); // serialization_failure, deadlock_detected
+const MAX_ATTEMPTS = 3;
+
+/**
+ * What every PostgreSQL store module shares: the pool, the class cache, statement naming,
+ * and the transaction helper. Hot statements are sent as named prepared statements (parsed
+ * and planned once per connection); their SQL texts never depend on batch sizes because
+ * batches travel as arrays.
+ */
+export class PgContext {
+  readonly classes = new PgClassRegistry();
+  private readonly names = new Map<string, string>();
+
+  constructor(readonly pool: Pool) {}
+
+  /** A named query: prepared once per connection, then only bound and executed. */
+  config(text: string, values: unknown[]): QueryConfig {
+    return { name: this.nameOf(text), text, values };
+  }
+
+  /** The same, with rows as arrays. */
+  arrayConfig(text: string, values: unknown[]): QueryArrayConfig {
+    return { name: this.nameOf(text), text, values, rowMode: 'array' };
+  }
+
+  private nameOf(text: string): string {
+    let name = this.names.get(text);
+    if (name === undefined) {
+      name = `offload_${this.names.size + 1}`;
+      this.names.set(text, name);
+    }
+    return name;
+  }
+
+  async rows<R extends QueryResultRow>(
+    q: Queryable,
+    sql: string,
+    values: unknown[] = [],
+  ): Promise<R[]> {
+    return (await q.query<R>(this.config(sql, values))).rows;
+  }
+
+  /** Jobs from one SELECT of JOB_COLUMNS (read as arrays), with their classes loaded. */
+  async jobs(q: Queryable, sql: string, values: unknown[] = []): Promise<StoredJob[]> {
+    const res = await q.query(this.arrayConfig(sql, values));
+    const rows = res.rows as JobRow[];
+    if (rows.length === 0) return [];
+    await this.classes.ensure(
+      q,
+      rows.map((r) => r[5]),
+    );
+    return rows.map((r) => rowToStoredJob(r, (id) => this.classes.get(id)));
+  }
+
+  async loadById(q: Queryable, id: string): Promise<StoredJob | null> {
+    return (await this.jobs(q, BY_ID_SQL, [id]))[0] ?? null;
+  }
+
+  /**
+   * Runs `fn` in one transaction on one pooled connection. The transaction's job writes
+   * and count deltas are flushed as set-based statements just before COMMIT. Deadlocks and
+   * serialization failures are retried (the whole function runs again: it must have no
+   * effect outside the database before it returns).
+   */
+  async tx<T>(fn: (t: PgTx) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.pool.connect();
+      const t = new PgTx(this, client);
+      let broken = false;
+      try {
+        await client.query('BEGIN');
+        const result = await fn(t);
+        await t.flush();
+        await client.query('COMMIT');
+        this.classes.commit(t.createdClasses);
+        return result;
+      } catch (err) {
+        try {
+          await client.query('ROLLBACK');
+        } catch {
+          broken = true; // the connection is gone: do not return it to the pool
+        }
+        if (attempt < MAX_ATTEMPTS && RETRYABLE.has(sqlState(err) ?? '')) continue;
+        throw err;
+      } finally {
+        client.release(broken);
+      }
+    }
+  }
+}
+
+export function sqlState(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+export function jobNotFound(id: string): ApiError {
+  return new ApiError('JOB_NOT_FOUND', `no job ${id}`, { details: { jobId: id } });
+}
+
+/**
+ * The writes of one transaction. Transitions (computed by core) are applied to the loaded
+ * records at once and written at flush: one UPDATE per distinct set of touched columns
+ * (a batch of completions is one statement), then one upsert of the count deltas.
+ */
+export class PgTx {
+  readonly createdClasses = new Map<string, { id: number; json: string }>();
+  private readonly pending = new Map<number, { stored: StoredJob; keys: Set<string> }>();
+  private readonly countDeltas = new Map<string, number>();
+  private readonly updates = new Map<string, BatchUpdate>();
+
+  constructor(
+    readonly ctx: PgContext,
+    readonly client: PoolClient,
+  ) {}
+
+  rows<R extends QueryResultRow>(sql: string, values: unknown[] = []): Promise<R[]> {
+    return this.ctx.rows<R>(this.client, sql, values);
+  }
+
+  jobs(sql: string, values: unknown[] = []): Promise<StoredJob[]> {
+    return this.ctx.jobs(this.client, sql, values);
+  }
+
+  /** Loads a job and locks its row for the rest of the transaction; JOB_NOT_FOUND if unknown. */
+  async mustLock(id: string): Promise<StoredJob> {
+    const s = (await this.jobs(LOCK_BY_IDS_SQL, [[id]]))[0];
+    if (s === undefined) throw jobNotFound(id);
+    return s;
+  }
+
+  /** Applies a transition's patch to a loaded (and locked) job; written at flush. */
+  transition(stored: StoredJob, patch: JobPatch): JobRecord {
+    const before = stored.job;
+    const next = applyPatch(before, patch);
+    let p = this.pending.get(stored.seq);
+    if (p === undefined) {
+      p = { stored, keys: new Set() };
+      this.pending.set(stored.seq, p);
+    }
+    for (const k of Object.keys(patch)) p.keys.add(k);
+    if (next.state !== before.state) {
+      this.count(before.queue, before.state, -1);
+      this.count(next.queue, next.state, +1);
+    }
+    stored.job = next;
+    return next;
+  }
+
+  count(queue: string, state: JobState, d: number): void {
+    const key = `${queue}\u0000${state}`;
+    this.countDeltas.set(key, (this.countDeltas.get(key) ?? 0) + d);
+  }
+
+  async flush(): Promise<void> {
+    const groups = new Map<string, Array<{ seq: number; job: JobRecord }>>();
+    for (const [seq, { stored, keys }] of this.pending) {
+      const signature = [...keys].sort().join(',');
+      let g = groups.get(signature);
+      if (g === undefined) groups.set(signature, (g = []));
+      g.push({ seq, job: stored.job });
+    }
+    this.pending.clear();
+    for (const [signature, jobs] of groups) {
+      let u = this.updates.get(signature);
+      if (u === undefined) {
+        u = batchUpdate(signature === '' ? [] : signature.split(','));
+        this.updates.set(signature, u);
+      }
+      if (u.fields.length === 0) continue;
+      await this.client.query(this.ctx.config(u.sql, batchUpdateParams(u, jobs)));
+    }
+    await this.flushCounts();
+  }
+
+  /**
+   * One upsert for every (queue, state) touched, however many jobs moved, in key order:
+   * two transactions updating the same count rows lock them in the same order, and as
+   * the last statement before COMMIT, they hold them for as short a time as possible.
+   */
+  private async flushCounts(): Promise<void> {
+    const entries = [...this.countDeltas]
+      .filter(([, d]) => d !== 0)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    this.countDeltas.clear();
+    if (entries.length === 0) return;
+    const shard = Math.floor(Math.random() * COUNT_SHARDS);
+    const queues: string[] = [];
+    const states: string[] = [];
+    for (const [key] of entries) {
+      const i = key.indexOf('\u0000');
+      queues.push(key.slice(0, i));
+      states.push(key.slice(i + 1));
+    }
+    await this.client.query(
+      this.ctx.config(COUNTS_UPSERT_SQL, [
+        queues,
+        states,
+        entries.map(() => shard),
+        entries.map(([, d]) => d),
+      ]),
+    );
+  }
+}

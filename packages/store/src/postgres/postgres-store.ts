@@ -1,0 +1,126 @@
+import pg from 'pg';
+import type { Store } from '../store.js';
+import { createPgAgents } from './postgres-agents.js';
+import { createPgAttempts } from './postgres-attempts.js';
+import { createPgClaim } from './postgres-claim.js';
+import { PgContext } from './postgres-context.js';
+import { createPgCredentials } from './postgres-credentials.js';
+import { createPgJobList } from './postgres-job-list.js';
+import { createPgJobs } from './postgres-jobs.js';
+import { createPgLogs } from './postgres-logs.js';
+import { migratePg } from './postgres-migrations.js';
+import { createPgQueues } from './postgres-queues.js';
+import { createPgSweeps } from './postgres-sweeps.js';
+
+export interface PostgresStoreOptions {
+  /** A libpq-style URL: postgres://user:password@host:port/database?... */
+  url: string;
+  /** The schema holding offload's tables, created if missing (default "offload"). Lower-case letters, digits and _. */
+  schema?: string;
+  /** Connections in this server's pool (default 10). */
+  poolSize?: number;
+  /** Server-side statement_timeout for every statement, in ms; 0 for none (default 30 000). */
+  statementTimeoutMs?: number;
+  /** application_name of the connections, as pg_stat_activity shows them (default "offload"). */
+  applicationName?: string;
+  /** How long to wait for a new connection before the call fails, in ms (default 5 000). */
+  connectTimeoutMs?: number;
+  /**
+   * Errors of idle pooled connections (the database restarted, the network dropped). The
+   * pool discards such a connection and opens a new one on the next call; this only
+   * reports it. Without a listener, node-postgres would crash the process on it.
+   */
+  onError?: (err: Error) => void;
+  /** Clock for the migrations' applied_at (default Date.now). */
+  now?: () => number;
+}
+
+export const DEFAULT_SCHEMA = 'offload';
+const SCHEMA_RE = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** pg's OID for int8/bigint. Times and seqs are bigints; all stay below 2^53. */
+const INT8_OID = 20;
+
+/**
+ * bigint as a JS number (node-postgres returns a string by default, to be safe above 2^53;
+ * epoch-ms times and row sequence numbers never get there). Per pool, not pg.types' global
+ * registry, so other users of pg in the process are unaffected.
+ */
+const types: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary'): ((v: string) => unknown) =>
+    oid === INT8_OID && format !== 'binary'
+      ? (v: string) => Number(v)
+      : (pg.types.getTypeParser(oid, format ?? 'text') as (
+          v: string,
+        ) => unknown)) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+/**
+ * Opens a PostgreSQL store: a connection pool whose connections all use `schema`, after
+ * applying its migrations (safe when several servers start at once: see migratePg). Any
+ * number of servers may open the same database and schema (capabilities.multiServer).
+ */
+export async function openPostgresStore(options: PostgresStoreOptions): Promise<Store> {
+  const schema = options.schema ?? DEFAULT_SCHEMA;
+  if (!SCHEMA_RE.test(schema)) {
+    throw new Error(
+      `invalid PostgreSQL schema name "${schema}": use lower-case letters, digits and _ (starting with a letter or _), at most 63`,
+    );
+  }
+  const poolSize = options.poolSize ?? 10;
+  const statementTimeoutMs = options.statementTimeoutMs ?? 30_000;
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: poolSize,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+    application_name: options.applicationName ?? 'offload',
+    // Startup parameters: every connection is in the schema, with the timeout, from its
+    // first statement — nothing to run (or forget) after checkout.
+    options: `-c search_path=${schema}`,
+    ...(statementTimeoutMs > 0 ? { statement_timeout: statementTimeoutMs } : {}),
+    types,
+  });
+  const onError = options.onError ?? (() => undefined);
+  pool.on('error', onError);
+  try {
+    const client = await pool.connect();
+    try {
+      await migratePg(client, schema, (options.now ?? Date.now)());
+    } finally {
+      client.release();
+    }
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw new Error(
+      `could not open the PostgreSQL store (schema "${schema}"): ${String((err as Error).message ?? err)}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  return createPostgresStore(pool);
+}
+
+function createPostgresStore(pool: pg.Pool): Store {
+  const ctx = new PgContext(pool);
+  let closed: Promise<void> | undefined;
+  return {
+    capabilities: Object.freeze({ multiServer: true }),
+    async ping() {
+      await pool.query('SELECT 1');
+    },
+    async close() {
+      closed ??= pool.end();
+      await closed;
+    },
+    ...createPgJobs(ctx),
+    ...createPgJobList(ctx),
+    ...createPgClaim(ctx),
+    ...createPgAttempts(ctx),
+    ...createPgSweeps(ctx),
+    ...createPgLogs(ctx),
+    ...createPgAgents(ctx),
+    ...createPgQueues(ctx),
+    ...createPgCredentials(ctx),
+  };
+}
