@@ -24,7 +24,10 @@ const CLI = path.join(root, 'packages/cli/bin/offload.js');
  */
 export function startRealAgent({ url, join, name, maxJobs, tasks, label = name }) {
   const stateDir = mkdtempSync(path.join(tmpdir(), 'offload-bench-agent-'));
-  const args = [CLI, 'agent', '--server', url, '--join', join, '--name', name];
+  // BENCH_AGENT_CPU_PROF=DIR: a V8 CPU profile of each real agent (node bench/profile-top.js FILE).
+  const prof = process.env.BENCH_AGENT_CPU_PROF;
+  const args = [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), CLI, 'agent'];
+  args.push('--server', url, '--join', join, '--name', name);
   args.push('--max-jobs', String(maxJobs), '--state-dir', stateDir, '--drain-timeout', '5s');
   if (tasks) args.push('--tasks', tasks);
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -1,9 +1,10 @@
-import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAgent, type Agent, type AgentOptions } from '../src/daemon/agent-daemon.js';
+import { readOutbox } from '../src/daemon/outbox.js';
 import { startDaemonTestServer, type DaemonTestServer } from './daemon-server.js';
 import { createSandbox, expectNoLeaks, HAS_PROC, processesWith, waitFor } from './helpers.js';
 
@@ -130,9 +131,8 @@ describe.skipIf(!HAS_PROC)('agent daemon (in-process, real server)', () => {
     const job = await server.submit(cmd('sleep 1; echo finished'));
     await server.waitState(job.id, 'running');
     await server.stopApp();
-    const outbox = join(box.stateDir, 'outbox');
     await waitFor(
-      () => existsSync(outbox) && readdirSync(outbox).some((f) => f.startsWith(job.id)),
+      () => readOutbox(box.stateDir).some((c) => c.jobId === job.id),
       10_000,
       'the completion in the outbox',
     );
@@ -140,7 +140,7 @@ describe.skipIf(!HAS_PROC)('agent daemon (in-process, real server)', () => {
     const done = await server.wait(job.id);
     expect(done.state).toBe('succeeded');
     expect(done.attempt).toBe(1);
-    await waitFor(() => readdirSync(outbox).length === 0, 10_000, 'an empty outbox');
+    await waitFor(() => readOutbox(box.stateDir).length === 0, 10_000, 'an empty outbox');
   });
 
   it('a taken name: a clear error naming the name and --name', async () => {

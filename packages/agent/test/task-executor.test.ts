@@ -94,6 +94,23 @@ describe('task executor', () => {
     expect((await run.done).error?.code).toBe('CANCELED');
   });
 
+  it('ctx.signal first looked at after a cancel is already aborted', async () => {
+    let seen: { aborted: boolean; name: string } | undefined;
+    const local = createTaskExecutor({
+      tasks: {
+        late: async (_input: unknown, ctx) => {
+          await new Promise((r) => setTimeout(r, 100));
+          seen = { aborted: ctx.signal.aborted, name: (ctx.signal.reason as Error).name };
+        },
+      },
+      graceMs: 1_000,
+    });
+    const run = local.start(box.job({ task: 'late' }));
+    setTimeout(() => run.cancel(), 20);
+    expect((await run.done).error?.code).toBe('CANCELED');
+    expect(seen).toEqual({ aborted: true, name: 'AbortError' });
+  });
+
   it('timeout aborts the signal with a TimeoutError and ends TIMEOUT', async () => {
     let reason: unknown;
     const local = createTaskExecutor({

@@ -21,6 +21,7 @@ import {
 } from './agent-state.js';
 import { Connection, StoppedError } from './connection.js';
 import { LogShipper } from './log-shipper.js';
+import { keyOf } from './outbox.js';
 
 export interface AgentOptions {
   /** One or more server URLs; the agent fails over between them. */
@@ -116,7 +117,7 @@ export function createAgent(options: AgentOptions): Agent {
     log,
   });
   const executions = new Map<string, Execution>(); // by lease id
-  const sending = new Set<string>(); // outbox entries being reported outside the loop
+  const sending = new Set<string>(); // outbox keys on their way to the server
   let pool: ResourcePool | undefined;
   let commands: CommandExecutor | undefined;
   let tasks: TaskExecutor | undefined;
@@ -126,7 +127,10 @@ export function createAgent(options: AgentOptions): Agent {
   let heartbeatMs = 10_000;
   let draining = false;
   let stopping = false;
-  let syncInFlight = false;
+  /** A sync with a long-poll hold is out: finished attempts must not wait for it to return. */
+  let parked = false;
+  let reportArmed = false;
+  let reporting = false;
   let wake: (() => void) | undefined;
   let syncLoop: Promise<void> | undefined;
   let heartbeatTimer: NodeJS.Timeout | undefined;
@@ -317,7 +321,7 @@ export function createAgent(options: AgentOptions): Agent {
           const completion: Completion = ex.handback
             ? { jobId: ids.jobId, leaseId: ids.leaseId, outcome: 'handback' }
             : { jobId: ids.jobId, leaseId: ids.leaseId, ...outcome };
-          state.putOutbox(completion);
+          state.outbox.put(completion);
         }
         if (rec) state.deleteRunning(rec);
       } catch (err) {
@@ -327,34 +331,56 @@ export function createAgent(options: AgentOptions): Agent {
         pool?.release(ids.leaseId);
         executions.delete(ids.leaseId);
         shipper.forget(ids.leaseId);
-        if (!ex.stale && !ex.handback) reportSoon(ids);
+        if (!ex.stale && !ex.handback) scheduleReport();
         poke();
       }
     });
   }
 
-  /** A finished attempt: piggybacked on the next sync, or sent now when a sync is parked. */
-  function reportSoon(ids: { jobId: string; leaseId: string }): void {
-    if (!syncInFlight || stopping) return;
-    const key = `${ids.jobId}-${ids.leaseId}`;
-    const c = state.outbox().find((e) => e.jobId === ids.jobId && e.leaseId === ids.leaseId);
-    if (!c) return;
-    sending.add(key);
-    const { jobId, ...report } = c;
-    conn
-      .once((client) => client.complete(jobId, report))
-      .then(
-        () => state.deleteOutbox(c),
-        (err: unknown) => {
-          if (OffloadApiError.is(err, 'LEASE_STALE') || OffloadApiError.is(err, 'JOB_NOT_FOUND'))
-            state.deleteOutbox(c);
-          // else: stays in the outbox for the next sync
-        },
-      )
-      .finally(() => {
-        sending.delete(key);
-        poke();
-      });
+  /**
+   * Finished attempts ride on the next sync. While a sync is parked they go at once instead,
+   * all that ended in the same turn of the event loop in one `sync` with `max: 0` (which the
+   * server answers without waiting), so a lone job's result is not held for the long poll and
+   * a burst of short jobs costs one request, not one per job.
+   */
+  function scheduleReport(): void {
+    if (reportArmed || reporting || !parked || stopping) return;
+    reportArmed = true;
+    setImmediate(() => {
+      reportArmed = false;
+      void sendReports();
+    });
+  }
+
+  async function sendReports(): Promise<void> {
+    const batch = parked && !stopping ? pendingCompletions() : [];
+    if (batch.length === 0) return;
+    reporting = true;
+    for (const c of batch) sending.add(keyOf(c));
+    let sent = false;
+    try {
+      const res = await conn.once((c) => c.sync({ completions: batch, max: 0, waitMs: 0 }));
+      applyAcks(batch, res.acks);
+      cancelLeases(res.cancel);
+      sent = true;
+    } catch {
+      // They stay in the outbox and go with the sync loop's next request.
+    } finally {
+      for (const c of batch) sending.delete(keyOf(c));
+      reporting = false;
+      if (sent) scheduleReport(); // what ended while this batch was out
+      poke();
+    }
+  }
+
+  /** The server is done with each acknowledged completion: applied, or refused as stale. */
+  function applyAcks(sent: readonly Completion[], acks: ReadonlyArray<{ jobId: string }>): void {
+    state.outbox.ack(
+      acks.flatMap((ack, i) => {
+        const c = sent[i]?.jobId === ack.jobId ? sent[i] : sent.find((x) => x.jobId === ack.jobId);
+        return c ? [c] : [];
+      }),
+    );
   }
 
   async function startJob(job: ClaimedJob): Promise<void> {
@@ -492,12 +518,9 @@ export function createAgent(options: AgentOptions): Agent {
     // Not unref'd: a running agent is a daemon and keeps its process alive until stop().
   }
 
-  /** The pending reports, without those being sent outside the loop. */
+  /** The pending reports, without those already on their way. */
   function pendingCompletions(): Completion[] {
-    return state
-      .outbox()
-      .filter((c) => !sending.has(`${c.jobId}-${c.leaseId}`))
-      .slice(0, MAX_COMPLETIONS_PER_SYNC);
+    return state.outbox.list(MAX_COMPLETIONS_PER_SYNC, sending);
   }
 
   async function syncOnce(max: number, waitMs: number): Promise<void> {
@@ -507,18 +530,16 @@ export function createAgent(options: AgentOptions): Agent {
       await shipper.flushAll();
       completions = pendingCompletions();
     }
-    syncInFlight = true;
+    for (const c of completions) sending.add(keyOf(c));
+    parked = waitMs > 0;
     let res;
     try {
       res = await conn.call('sync', (c) => c.sync({ completions, max, waitMs }));
     } finally {
-      syncInFlight = false;
+      parked = false;
+      for (const c of completions) sending.delete(keyOf(c));
     }
-    res.acks.forEach((ack, i) => {
-      const c = completions[i];
-      const match = c && c.jobId === ack.jobId ? c : completions.find((x) => x.jobId === ack.jobId);
-      if (match) state.deleteOutbox(match); // ok, or LEASE_STALE: the server is done with it
-    });
+    applyAcks(completions, res.acks);
     cancelLeases(res.cancel);
     if (res.drain !== draining) {
       draining = res.drain;
@@ -526,7 +547,7 @@ export function createAgent(options: AgentOptions): Agent {
     }
     for (const job of res.jobs) {
       if (stopping) {
-        state.putOutbox({ jobId: job.id, leaseId: job.leaseId, outcome: 'handback' });
+        state.outbox.put({ jobId: job.id, leaseId: job.leaseId, outcome: 'handback' });
         continue;
       }
       await startJob(job);
@@ -619,14 +640,11 @@ export function createAgent(options: AgentOptions): Agent {
       clearTimeout(heartbeatTimer);
       await shipper.flushAll();
       // Hand in what is left (handbacks, unsent reports) once; what fails stays in the outbox.
-      const left = state.outbox().slice(0, MAX_COMPLETIONS_PER_SYNC);
+      const left = state.outbox.list(MAX_COMPLETIONS_PER_SYNC);
       if (left.length > 0 && agentId !== undefined) {
         try {
           const res = await conn.once((c) => c.sync({ completions: left, max: 0, waitMs: 0 }));
-          for (const ack of res.acks) {
-            const c = left.find((x) => x.jobId === ack.jobId);
-            if (c) state.deleteOutbox(c);
-          }
+          applyAcks(left, res.acks);
         } catch (err) {
           log(
             `could not report ${left.length} attempt(s) now; they stay in the outbox: ${errMessage(err)}`,
@@ -636,6 +654,7 @@ export function createAgent(options: AgentOptions): Agent {
       guard?.close();
       await conn.close();
       await syncLoop?.catch(() => undefined);
+      state.outbox.close();
     },
   };
 }

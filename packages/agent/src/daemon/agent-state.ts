@@ -1,14 +1,14 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import type { Completion } from '@offload/protocol';
 import { writeJsonAtomic } from '../supervisor/job-files.js';
+import { Outbox } from './outbox.js';
 
 /**
  * The agent's state directory:
  *
  *   agent.json              id, name, secret, server URLs (0600)
- *   outbox/<job>-<lease>.json   a finished attempt's completion, until the server acknowledged it
+ *   outbox.jsonl            finished attempts' completions, until the server acknowledged them (Outbox)
  *   running/<job>-<lease>.json  a command attempt that runs under its supervisor (restart recovery)
  *   jobs/<job>-<attempt>/   the supervisors' job directories (command executor)
  *
@@ -68,17 +68,17 @@ function listJson<T>(dir: string): T[] {
 
 /** Reads and writes the state directory; every write is atomic (temp file, fsync, rename). */
 export class AgentState {
-  readonly outboxDir: string;
   readonly runningDir: string;
+  readonly outbox: Outbox;
 
   constructor(readonly dir: string) {
-    this.outboxDir = join(dir, 'outbox');
     this.runningDir = join(dir, 'running');
+    this.outbox = new Outbox(dir);
   }
 
   init(): void {
-    for (const d of [this.dir, this.outboxDir, this.runningDir])
-      mkdirSync(d, { recursive: true, mode: 0o700 });
+    for (const d of [this.dir, this.runningDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
+    this.outbox.open();
   }
 
   readIdentity(): AgentIdentity | undefined {
@@ -88,19 +88,6 @@ export class AgentState {
 
   writeIdentity(identity: AgentIdentity): void {
     writeJsonAtomic(join(this.dir, 'agent.json'), identity, 0o600);
-  }
-
-  /** Written before the completion is sent; removed once the server acknowledged it. */
-  putOutbox(c: Completion): void {
-    writeJsonAtomic(join(this.outboxDir, entryName(c.jobId, c.leaseId)), c);
-  }
-
-  deleteOutbox(c: Pick<Completion, 'jobId' | 'leaseId'>): void {
-    rmSync(join(this.outboxDir, entryName(c.jobId, c.leaseId)), { force: true });
-  }
-
-  outbox(): Completion[] {
-    return listJson<Completion>(this.outboxDir);
   }
 
   putRunning(r: RunningRecord): void {

@@ -24,6 +24,8 @@ export class LogShipper {
   private timer: NodeJS.Timeout | undefined;
   private sending: Promise<void> = Promise.resolve();
   private readonly stale = new Set<string>();
+  /** Leases with entries in the batch being sent. */
+  private inFlight = new Set<string>();
 
   constructor(
     private readonly conn: Connection,
@@ -51,9 +53,16 @@ export class LogShipper {
     this.arm();
   }
 
-  /** Sends everything waiting for this lease (and the rest with it), before its completion. */
-  async flushJob(_leaseId: string): Promise<void> {
-    await this.flushAll();
+  /**
+   * Sends everything waiting for this lease (and the rest with it), before its completion.
+   * A job with nothing queued or in flight does not wait for other jobs' output.
+   */
+  async flushJob(leaseId: string): Promise<void> {
+    const waiting =
+      this.inFlight.has(leaseId) ||
+      this.progressByLease.has(leaseId) ||
+      this.logs.some((l) => l.leaseId === leaseId);
+    if (waiting) await this.flushAll();
   }
 
   async flushAll(): Promise<void> {
@@ -95,6 +104,7 @@ export class LogShipper {
           progress: progress.filter((p) => !this.stale.has(p.leaseId)),
         }),
       };
+      this.inFlight = new Set([...logs, ...progress].map((e) => e.leaseId));
       try {
         const res = await this.conn.once((c) => c.reportLogs(body));
         for (const lease of res.stale) {
@@ -117,6 +127,8 @@ export class LogShipper {
         }
         // A refused batch (validation) is dropped rather than block every later one.
         if (!this.conn.closed) process.emitWarning(`offload agent: output dropped: ${String(err)}`);
+      } finally {
+        this.inFlight.clear();
       }
     }
   }
