@@ -29,6 +29,7 @@ let url: string;
 let off: Offload;
 const procs = new CliProcesses();
 const daemons = new CliProcesses();
+const releases: (() => void)[] = [];
 
 function env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return cleanEnv({
@@ -65,15 +66,30 @@ async function until<T>(fn: () => T | undefined | Promise<T | undefined>, what: 
 }
 
 /**
- * Holds the agent's one slot with a job of `ms` (so the next job queues, with a visible line),
- * once it runs.
+ * Holds the agent's one slot with a job that runs until the returned function is called, so the
+ * next job queues (with a visible line) for as long as the test needs, however slow the machine.
  */
-async function occupyAgent(ms: number): Promise<void> {
-  const blocker = await off.submit({ command: ['sleep', String(ms / 1000)], targetAgent: AGENT });
+async function occupyAgent(): Promise<() => void> {
+  const gate = path.join(tmp, `release-${Date.now()}`);
+  const blocker = await off.submit({
+    command: ['sh', '-c', `while [ ! -e '${gate}' ]; do sleep 0.05; done`],
+    targetAgent: AGENT,
+  });
   await until(
     async () => ((await off.get(blocker.id)).state === 'running' ? true : undefined),
     'blocker running',
   );
+  const release = () => fs.writeFileSync(gate, '');
+  releases.push(release);
+  return release;
+}
+
+const QUEUED = new RegExp(`queued · \\d+s · waiting for agent ${AGENT}`);
+
+/** Lets the agent work once `p` has shown the queued line. */
+async function releaseWhenQueued(p: CliProcess, release: () => void): Promise<void> {
+  await until(() => (QUEUED.test(p.stdout) ? true : undefined), 'the queued status line');
+  release();
 }
 
 beforeAll(async () => {
@@ -88,8 +104,8 @@ beforeAll(async () => {
   [, url] = (await server.waitForStderr(LISTENING)) as [string, string];
   off = new Offload({ url, apiKey: ADMIN });
   const join = await off.keys.create({ kind: 'join-token', name: AGENT });
+  // One job at a time: a second job queues behind the first, as on a busy fleet.
   daemons.run(
-    // One job at a time: a second job queues behind the first, as on a busy fleet.
     [
       'agent',
       '--server',
@@ -116,6 +132,7 @@ beforeAll(async () => {
 
 afterEach(async () => {
   await procs.killAll();
+  for (const release of releases.splice(0)) release(); // free the agent even after a failure
 });
 
 afterAll(async () => {
@@ -127,13 +144,13 @@ afterAll(async () => {
 
 describe.skipIf(!SCRIPT)('status line on a real terminal (util-linux `script`)', () => {
   it('offload wait: queued with what it waits for, then running on the agent; erased at the end', async () => {
-    await occupyAgent(1_800);
+    const release = await occupyAgent();
     const job = await off.submit({ command: ['sleep', '1.2'], targetAgent: AGENT });
     const p = onTty(['wait', job.id]);
+    await releaseWhenQueued(p, release);
     expect((await p.waitForExit()).code).toBe(0);
 
     const out = p.stdout;
-    expect(out).toMatch(new RegExp(`queued · \\d+s · waiting for agent ${AGENT}`));
     expect(out).toContain(`${ERASE}\x1b[36m`); // repainted in place, the spinner in colour
     expect(out).toMatch(new RegExp(`running on ${AGENT} · \\d+s`));
     expect(out.indexOf('queued ·')).toBeLessThan(out.indexOf('running on'));
@@ -141,7 +158,7 @@ describe.skipIf(!SCRIPT)('status line on a real terminal (util-linux `script`)',
   });
 
   it('offload run: the line until the first output, erased before it, never redrawn; exit code kept', async () => {
-    await occupyAgent(1_800);
+    const release = await occupyAgent();
     const p = onTty([
       'run',
       '--agent',
@@ -151,10 +168,10 @@ describe.skipIf(!SCRIPT)('status line on a real terminal (util-linux `script`)',
       '-c',
       'sleep 1.2; echo hello-from-job; sleep 0.5; echo bye >&2; exit 3',
     ]);
+    await releaseWhenQueued(p, release);
     expect((await p.waitForExit()).code).toBe(3);
 
     const out = p.stdout;
-    expect(out).toMatch(new RegExp(`queued · \\d+s · waiting for agent ${AGENT}`));
     const hello = out.indexOf('hello-from-job');
     expect(out.slice(0, hello)).toMatch(new RegExp(`running on ${AGENT} · \\d+s`));
     expect(out.slice(0, hello).endsWith(ERASE)).toBe(true);
