@@ -7,3 +7,4 @@ export * from './agent-schemas.js';
 export * from './key-schemas.js';
 export * from './queue-schemas.js';
 export * from './agent-protocol-schemas.js';
+export * from './stats-history-schemas.js';

@@ -7,6 +7,7 @@ import { ApiError } from '@offload/protocol';
 import type { Store } from '@offload/store';
 import type { ServerConfig } from './config.js';
 import { installAuth } from './plugins/auth-hook.js';
+import { installDashboard } from './plugins/dashboard-static.js';
 import { installErrorHandler } from './plugins/error-handler.js';
 import { installValidators } from './plugins/validation.js';
 import { agentProtocolRoutes } from './routes/agent-protocol-routes.js';
@@ -16,6 +17,7 @@ import { jobsRoutes } from './routes/jobs-routes.js';
 import { keysRoutes } from './routes/keys-routes.js';
 import { logsRoutes } from './routes/logs-routes.js';
 import { queuesRoutes } from './routes/queues-routes.js';
+import { statsHistoryRoutes } from './routes/stats-history-routes.js';
 import type { App, Services } from './routes/route-context.js';
 import { closeSseStreams } from './routes/sse.js';
 import { systemRoutes } from './routes/system-routes.js';
@@ -26,9 +28,18 @@ import { JobService } from './services/job-service.js';
 import { Maintenance } from './services/maintenance.js';
 import { Stats } from './services/stats.js';
 
-export interface BuildAppOptions {
+/**
+ * Where the dashboard's built assets are (packages/dashboard/dist). The CLI, which composes
+ * the packages, resolves it and passes it in, in the options or on the config object given
+ * to `startServer`; absent, `/` says how to build the dashboard.
+ */
+export interface DashboardOptions {
+  dashboardDir?: string | null | undefined;
+}
+
+export interface BuildAppOptions extends DashboardOptions {
   store: Store;
-  config: Readonly<ServerConfig>;
+  config: Readonly<ServerConfig> & Readonly<DashboardOptions>;
   clock?: Clock;
   /** A pino logger; none when absent (tests). */
   logger?: FastifyBaseLogger;
@@ -163,6 +174,8 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   agentProtocolRoutes(app, services);
   queuesRoutes(app, services);
   keysRoutes(app, services);
+  statsHistoryRoutes(app, services);
+  await installDashboard(app, options.dashboardDir ?? config.dashboardDir);
 
   app.addHook('onReady', async () => {
     if (options.startMaintenance !== false) maintenance.start();

@@ -1,10 +1,12 @@
 import client from 'prom-client';
 import type { JobRecord } from '@offload/core';
 import type { Store } from '@offload/store';
-import { JOB_STATES } from '@offload/protocol';
+import { JOB_STATES, type StatsMinute } from '@offload/protocol';
 
 const MINUTES = 60;
 const WAIT_SAMPLES = 4_096;
+/** Queue waits kept per minute for its percentiles; past this a minute keeps a uniform sample. */
+const WAITS_PER_MINUTE = 512;
 
 interface Bucket {
   minute: number;
@@ -12,6 +14,8 @@ interface Bucket {
   started: number;
   succeeded: number;
   failed: number;
+  /** Queue waits (ms) of the jobs started this minute: a reservoir sample of WAITS_PER_MINUTE. */
+  waits: number[];
 }
 
 /**
@@ -109,6 +113,11 @@ export class Stats {
       if (j.queuedAt !== null && j.startedAt !== null) {
         const ms = Math.max(0, j.startedAt - j.queuedAt);
         this.waits[this.waitCount++ % WAIT_SAMPLES] = ms;
+        if (b.waits.length < WAITS_PER_MINUTE) b.waits.push(ms);
+        else {
+          const slot = Math.floor(Math.random() * b.started);
+          if (slot < WAITS_PER_MINUTE) b.waits[slot] = ms;
+        }
         this.child(this.queueWait, j.queue).observe(ms / 1000);
       }
     }
@@ -164,6 +173,30 @@ export class Stats {
     return out;
   }
 
+  /** The last hour for the dashboard charts (`GET /stats/history`), oldest first, empty minutes filled in. */
+  history(): StatsMinute[] {
+    const current = Math.floor(this.now() / 60_000);
+    const byMinute = new Map(this.buckets.map((b) => [b.minute, b]));
+    const out: StatsMinute[] = [];
+    for (let m = current - MINUTES + 1; m <= current; m++) {
+      const b = byMinute.get(m);
+      const sorted = b ? [...b.waits].sort((x, y) => x - y) : [];
+      const at = (q: number) =>
+        sorted.length === 0
+          ? 0
+          : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+      out.push({
+        at: new Date(m * 60_000).toISOString(),
+        started: b?.started ?? 0,
+        succeeded: b?.succeeded ?? 0,
+        failed: b?.failed ?? 0,
+        queueWaitP50Ms: at(0.5),
+        queueWaitP95Ms: at(0.95),
+      });
+    }
+    return out;
+  }
+
   /** Rates over the last five minutes. */
   rates(windowMinutes = 5): {
     windowSec: number;
@@ -202,7 +235,7 @@ export class Stats {
     const minute = Math.floor(this.now() / 60_000);
     const last = this.buckets[this.buckets.length - 1];
     if (last && last.minute === minute) return last;
-    const b: Bucket = { minute, submitted: 0, started: 0, succeeded: 0, failed: 0 };
+    const b: Bucket = { minute, submitted: 0, started: 0, succeeded: 0, failed: 0, waits: [] };
     this.buckets.push(b);
     while (this.buckets.length > MINUTES) this.buckets.shift();
     return b;
