@@ -12,6 +12,8 @@ export default defineConfig(
     '**/node_modules/',
     '**/coverage/',
     'bench/out/',
+    // The dashboard's Node entry, compiled by tsc -b (the app itself is bundled into dist/).
+    'packages/dashboard/lib/',
     '.offload-data/',
     '**/*.tsbuildinfo',
   ]),

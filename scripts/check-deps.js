@@ -21,7 +21,7 @@ export const ALLOWED = {
   server: ['protocol', 'core', 'store'],
   client: ['protocol'],
   agent: ['protocol', 'core', 'client'],
-  cli: ['protocol', 'core', 'store', 'server', 'client', 'agent'],
+  cli: ['protocol', 'core', 'store', 'server', 'client', 'agent', 'dashboard'],
   dashboard: ['protocol', 'client'],
 };
 

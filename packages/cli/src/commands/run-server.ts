@@ -14,6 +14,8 @@ export async function runServer(
   options: ServerOptionValues,
   io: CliIo,
   hooks: {
+    /** The built dashboard to serve at `/` (packages/dashboard/dist); absent: `/` says how to build it. */
+    dashboardDir?: string | undefined;
     /** Runs once the server listens; the function it returns runs before the server closes. */
     afterStart?: (running: RunningServer, dataDir: string) => Promise<() => Promise<void>>;
   } = {},
@@ -28,7 +30,13 @@ export async function runServer(
   const signal = nextSignal();
   let running: RunningServer;
   try {
-    running = await startServer({ config, env: io.env });
+    // The server takes the dashboard's directory from its config object (BuildAppOptions): it
+    // does not depend on the dashboard package, the CLI does.
+    const withDashboard: typeof config & { dashboardDir: string | null } = {
+      ...config,
+      dashboardDir: hooks.dashboardDir ?? null,
+    };
+    running = await startServer({ config: withDashboard, env: io.env });
   } catch (err) {
     signal.dispose();
     throw err;

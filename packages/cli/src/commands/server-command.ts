@@ -1,11 +1,14 @@
 import { Command } from 'commander';
+import { dashboardDistDir } from '@offload/dashboard';
 import type { CliIo } from '../cli-io.js';
 import { runServer } from './run-server.js';
 import { addServerOptions, serverOptionValues } from './server-options.js';
 
 export function serverCommand(io: CliIo, setExit: (code: number) => void): Command {
   const cmd = new Command('server')
-    .description('Run the offload server (HTTP API, scheduler, leases) until SIGTERM or Ctrl-C.')
+    .description(
+      'Run the offload server (HTTP API, scheduler, leases, the dashboard at /) until SIGTERM or Ctrl-C.',
+    )
     .addHelpText(
       'after',
       '\nSettings come from offload.yaml, then OFFLOAD_* variables, then these flags (later wins).\n' +
@@ -13,7 +16,9 @@ export function serverCommand(io: CliIo, setExit: (code: number) => void): Comma
         'and saved to <data dir>/admin-token. See docs/reference/config.md.',
     );
   addServerOptions(cmd).action(async (opts: Record<string, unknown>) => {
-    setExit(await runServer('server', serverOptionValues(opts), io));
+    setExit(
+      await runServer('server', serverOptionValues(opts), io, { dashboardDir: dashboardDistDir }),
+    );
   });
   return cmd;
 }

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import { createAgent, defaultAgentName } from '@offload/agent';
+import { dashboardBuilt, dashboardDistDir } from '@offload/dashboard';
 import type { KeyCreated } from '@offload/protocol';
 import type { RunningServer } from '@offload/server';
 import { CliError, type CliIo } from '../cli-io.js';
@@ -16,7 +17,7 @@ const LOCAL_DRAIN_MS = 10_000;
 export function startCommand(io: CliIo, setExit: (code: number) => void): Command {
   const cmd = new Command('start')
     .description(
-      'Run offload on this machine with zero config: the server and a local agent (the dashboard joins in a later version).',
+      'Run offload on this machine with zero config: the server with its dashboard, and a local agent.',
     )
     .option('--no-agent', 'start the server only')
     .addHelpText(
@@ -29,8 +30,14 @@ export function startCommand(io: CliIo, setExit: (code: number) => void): Comman
     const withAgent = opts.agent !== false;
     setExit(
       await runServer('server', serverOptionValues(opts), io, {
+        dashboardDir: dashboardDistDir,
         afterStart: async (running, dataDir) => {
           saveCliConfig(running, io);
+          io.stderr(
+            dashboardBuilt()
+              ? `dashboard: ${running.url}/ (sign in with the admin token)\n`
+              : `dashboard: not built (run \`npm run build\` in the offload repository); the API is at ${running.url}/api/v1\n`,
+          );
           return withAgent ? startLocalAgent(running, dataDir, io) : async () => undefined;
         },
       }),
