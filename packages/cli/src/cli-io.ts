@@ -8,6 +8,8 @@ export interface CliIo {
   stderrIsTTY?: boolean;
   /** The width of that terminal now (it may be resized); undefined or 0 when unknown. */
   stderrColumns?: () => number | undefined;
+  /** Whether stdout is a terminal; unknown counts as one (output then ends the status line). */
+  stdoutIsTTY?: boolean;
 }
 
 export function processIo(): CliIo {
@@ -18,6 +20,7 @@ export function processIo(): CliIo {
     cwd: process.cwd(),
     stderrIsTTY: process.stderr.isTTY === true,
     stderrColumns: () => process.stderr.columns,
+    stdoutIsTTY: process.stdout.isTTY === true,
   };
 }
 

@@ -45,9 +45,14 @@ function env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 
 const quote = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`;
 
-/** The built CLI under a pseudo-terminal: stdout and stderr both go to it, read back as one. */
-function onTty(args: string[], extra: NodeJS.ProcessEnv = {}): CliProcess {
-  const line = [process.execPath, BIN, ...args].map(quote).join(' ');
+/**
+ * The built CLI under a pseudo-terminal: stdout and stderr both go to it, read back as one
+ * (unless `stdoutTo` names a file for stdout).
+ */
+function onTty(args: string[], extra: NodeJS.ProcessEnv = {}, stdoutTo?: string): CliProcess {
+  const line =
+    [process.execPath, BIN, ...args].map(quote).join(' ') +
+    (stdoutTo === undefined ? '' : ` > ${quote(stdoutTo)}`);
   return procs.run(['-qfec', line, '/dev/null'], {
     command: ['script'],
     cwd: tmp,
@@ -179,13 +184,25 @@ describe.skipIf(!SCRIPT)('status line on a real terminal (util-linux `script`)',
     expect(out.slice(hello)).toBe('hello-from-job\r\nbye\r\n');
   });
 
-  it('--quiet and TERM=dumb draw no line; NO_COLOR draws it without colour', async () => {
-    const cmd = (word: string) => ['--', 'sh', '-c', `sleep 0.5; echo ${word}`];
+  it('--quiet and TERM=dumb draw no line; NO_COLOR draws it without colour; stdout to a file keeps it', async () => {
+    const cmd = (word: string) => ['--', 'sh', '-c', `sleep 0.3; echo ${word}`];
     const quiet = onTty(['run', '--quiet', ...cmd('quiet')]);
     const dumb = onTty(['run', ...cmd('dumb')], { TERM: 'dumb' });
     const plain = onTty(['run', ...cmd('plain')], { NO_COLOR: '1' });
-    const exits = await Promise.all([quiet, dumb, plain].map((p) => p.waitForExit()));
-    expect(exits.map((e) => e.code)).toEqual([0, 0, 0]);
+    const file = path.join(tmp, 'stdout.txt');
+    const toFile = onTty(
+      ['run', '--', 'sh', '-c', 'echo to-file; sleep 2; echo to-tty >&2'],
+      { NO_COLOR: '1' },
+      file,
+    );
+    const exits = await Promise.all([quiet, dumb, plain, toFile].map((p) => p.waitForExit()));
+    expect(exits.map((e) => e.code)).toEqual([0, 0, 0, 0]);
+
+    // Output that does not reach the terminal does not end the line: it runs on through the
+    // job's 2 s of silence (≈20 frames), then is erased before the job writes to the terminal.
+    expect(fs.readFileSync(file, 'utf8')).toBe('to-file\n');
+    expect(toFile.stdout.match(/running on pty-agent/g)?.length ?? 0).toBeGreaterThanOrEqual(10);
+    expect(toFile.stdout.endsWith(`${ERASE}to-tty\r\n`)).toBe(true);
 
     expect(quiet.stdout).toBe('quiet\r\n');
     expect(dumb.stdout).toBe('dumb\r\n');
@@ -196,9 +213,9 @@ describe.skipIf(!SCRIPT)('status line on a real terminal (util-linux `script`)',
   });
 
   it('piped, the same commands print no status line and no escape sequence', async () => {
-    const job = await off.submit({ command: ['sleep', '0.8'] });
+    const job = await off.submit({ command: ['sleep', '0.5'] });
     const wait = procs.run(['wait', job.id], { cwd: tmp, env: env() });
-    const run = procs.run(['run', '--', 'sh', '-c', 'sleep 0.8; echo out; exit 3'], {
+    const run = procs.run(['run', '--', 'sh', '-c', 'sleep 0.5; echo out; exit 3'], {
       cwd: tmp,
       env: env(),
     });

@@ -104,8 +104,9 @@ export function runCommand(io: CliIo, setExit: (code: number) => void): Command 
         if (opts.detach) return io.stdout(`${submitted.id}\n`);
 
         // Until the job prints, a status line on the terminal says what it waits for. It is
-        // erased before the first output and not drawn again: from then on the terminal shows
-        // the job's output alone, as if it ran here (a partial line is never overwritten).
+        // erased before the first output that reaches the terminal and not drawn again: from
+        // then on the terminal shows the job's output alone, as if it ran here (a partial line
+        // is never overwritten). Output to a file or pipe (`> build.log`) leaves it running.
         const status = jobStatusLine(io, off, submitted, opts.quiet);
         const say = (text: string) => (status ? status.line.print(text) : io.stderr(text));
         const detach = new AbortController();
@@ -129,7 +130,7 @@ export function runCommand(io: CliIo, setExit: (code: number) => void): Command 
           const stream = off.logs(submitted.id, { follow: true, signal: detach.signal });
           try {
             for await (const chunk of stream) {
-              void status?.close();
+              if (chunk.stream === 'stderr' || io.stdoutIsTTY !== false) void status?.close();
               (chunk.stream === 'stderr' ? io.stderr : io.stdout)(chunk.data);
             }
           } catch (err) {
