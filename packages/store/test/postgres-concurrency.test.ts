@@ -87,21 +87,34 @@ describeWithPostgres(env, 'postgres store: several servers on one database', () 
   it('hands every job to exactly one of many agents claiming through three servers', async () => {
     schema = freshSchemaName();
     const servers = [await open(), await open(), await open()];
+    // Two classes, so claims take the peek-then-lock path as well as the one-range one.
     const jobs = Array.from({ length: 600 }, (_, i) =>
-      makeJob({ priority: i % 2 === 0 ? 'high' : 'normal' }),
+      makeJob({
+        priority: i % 2 === 0 ? 'high' : 'normal',
+        requires: { cpu: i % 3 === 0 ? 0.5 : 1 },
+      }),
     );
     await submit(servers[0]!, ...jobs);
-    const agents = Array.from({ length: 12 }, () => makeAgent({ maxJobs: 1_000 }));
+    const agents = Array.from({ length: 12 }, () =>
+      makeAgent({ maxJobs: 1_000, resources: { cpu: 1_000, memoryMb: 100_000, gpus: [] } }),
+    );
     const classes = await classesFor(servers[1]!, agents[0]!);
+    expect(classes).toHaveLength(2);
     const got = new Map<string, string>();
     await Promise.all(
       agents.map(async (agent, i) => {
         const server = servers[i % 3]!;
-        for (;;) {
-          const claimed = await server.jobsClaim({ agent, max: 25, classes, now: T0 });
-          if (claimed.length === 0) return;
+        // An agent in a crowd may come back empty-handed while jobs remain: ask again
+        // until none is queued, as the dispatcher's long poll would.
+        while ((await server.countsByState()).queued > 0) {
+          const claimed = await server.jobsClaim({
+            agent,
+            max: 1 + (i % 2) * 24,
+            classes: i % 4 === 0 ? [classes[1]!] : classes,
+            now: T0,
+          });
           for (const c of claimed) {
-            expect(got.has(c.job.id)).toBe(false);
+            expect(got.get(c.job.id)).toBeUndefined();
             got.set(c.job.id, agent.id);
           }
         }
@@ -149,5 +162,14 @@ describeWithPostgres(env, 'postgres store: several servers on one database', () 
     await expect.poll(() => errors.length).toBeGreaterThan(0);
     await store.ping();
     expect((await store.countsByState()).queued).toBe(1);
+  });
+
+  it('fails with a connection SQLSTATE (class 08) when it cannot reach the database', async () => {
+    schema = freshSchemaName();
+    const store = await open();
+    await store.close();
+    // What the server answers 503 to: "the store is unavailable", not an internal error.
+    await expect(store.ping()).rejects.toMatchObject({ code: '08006' });
+    await expect(store.jobGet({ id: 'x' })).rejects.toMatchObject({ code: '08006' });
   });
 });

@@ -41,7 +41,11 @@ export class PgContext {
   readonly classes = new PgClassRegistry();
   private readonly names = new Map<string, string>();
 
-  constructor(readonly pool: Pool) {}
+  /** `onError` hears errors of connections that die while checked out between statements. */
+  constructor(
+    readonly pool: Pool,
+    private readonly onError: (err: Error) => void,
+  ) {}
 
   /** A named query: prepared once per connection, then only bound and executed. */
   config(text: string, values: unknown[]): QueryConfig {
@@ -95,6 +99,11 @@ export class PgContext {
   async tx<T>(fn: (t: PgTx) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
+      // The pool listens for errors only on idle connections: one that dies while checked
+      // out, between two statements, would emit an unheard 'error' and crash the process.
+      // The failure itself reaches us through the next statement.
+      const onError = this.onError;
+      client.on('error', onError);
       const t = new PgTx(this, client);
       let broken = false;
       try {
@@ -113,6 +122,7 @@ export class PgContext {
         if (attempt < MAX_ATTEMPTS && RETRYABLE.has(sqlState(err) ?? '')) continue;
         throw err;
       } finally {
+        client.removeListener('error', onError);
         client.release(broken);
       }
     }
@@ -122,6 +132,26 @@ export class PgContext {
 export function sqlState(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * node-postgres reports a dropped or unobtainable connection (and a pool used after close)
+ * as a plain Error without a SQLSTATE. Such errors get the standard one — class 08,
+ * connection exception — so that a caller can tell "the database cannot serve now" (the
+ * server answers 503) from a bug, as it can for errors the database itself reports.
+ */
+export function withConnectionState(err: unknown): unknown {
+  if (!(err instanceof Error) || err instanceof ApiError || sqlState(err) !== undefined) return err;
+  if (
+    !/timeout exceeded when trying to connect|connection terminated|connection error|not queryable|after calling end on the pool/i.test(
+      err.message,
+    )
+  )
+    return err;
+  return Object.assign(
+    new Error(`the PostgreSQL connection failed: ${err.message}`, { cause: err }),
+    { code: '08006' },
+  );
 }
 
 export function jobNotFound(id: string): ApiError {

@@ -3,7 +3,7 @@ import type { Store } from '../store.js';
 import { createPgAgents } from './postgres-agents.js';
 import { createPgAttempts } from './postgres-attempts.js';
 import { createPgClaim } from './postgres-claim.js';
-import { PgContext } from './postgres-context.js';
+import { PgContext, withConnectionState } from './postgres-context.js';
 import { createPgCredentials } from './postgres-credentials.js';
 import { createPgJobList } from './postgres-job-list.js';
 import { createPgJobs } from './postgres-jobs.js';
@@ -35,7 +35,7 @@ export interface PostgresStoreOptions {
   now?: () => number;
 }
 
-export const DEFAULT_SCHEMA = 'offload';
+export const DEFAULT_POSTGRES_SCHEMA = 'offload';
 const SCHEMA_RE = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** pg's OID for int8/bigint. Times and seqs are bigints; all stay below 2^53. */
@@ -61,7 +61,7 @@ const types: pg.CustomTypesConfig = {
  * number of servers may open the same database and schema (capabilities.multiServer).
  */
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<Store> {
-  const schema = options.schema ?? DEFAULT_SCHEMA;
+  const schema = options.schema ?? DEFAULT_POSTGRES_SCHEMA;
   if (!SCHEMA_RE.test(schema)) {
     throw new Error(
       `invalid PostgreSQL schema name "${schema}": use lower-case letters, digits and _ (starting with a letter or _), at most 63`,
@@ -98,13 +98,13 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       },
     );
   }
-  return createPostgresStore(pool);
+  return createPostgresStore(pool, onError);
 }
 
-function createPostgresStore(pool: pg.Pool): Store {
-  const ctx = new PgContext(pool);
+function createPostgresStore(pool: pg.Pool, onError: (err: Error) => void): Store {
+  const ctx = new PgContext(pool, onError);
   let closed: Promise<void> | undefined;
-  return {
+  return withConnectionStates({
     capabilities: Object.freeze({ multiServer: true }),
     async ping() {
       await pool.query('SELECT 1');
@@ -122,5 +122,23 @@ function createPostgresStore(pool: pg.Pool): Store {
     ...createPgAgents(ctx),
     ...createPgQueues(ctx),
     ...createPgCredentials(ctx),
-  };
+  });
+}
+
+/** Every method's failures pass through withConnectionState (one wrapper, not one per call site). */
+function withConnectionStates(store: Store): Store {
+  const wrapped: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(store)) {
+    wrapped[key] =
+      typeof value === 'function'
+        ? async (...args: unknown[]): Promise<unknown> => {
+            try {
+              return await (value as (...a: unknown[]) => Promise<unknown>)(...args);
+            } catch (err) {
+              throw withConnectionState(err);
+            }
+          }
+        : value;
+  }
+  return wrapped as unknown as Store;
 }

@@ -66,10 +66,23 @@ export function freshSchemaName(): string {
 
 /** Drops a test schema and everything in it. */
 export async function dropSchema(url: string, schema: string): Promise<void> {
+  await queryTestDatabase(url, `DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+}
+
+/**
+ * One statement on its own connection, for a test's setup or checks (so tests outside
+ * this package need no driver of their own).
+ */
+export async function queryTestDatabase<R extends pg.QueryResultRow = Record<string, unknown>>(
+  url: string,
+  sql: string,
+  params: unknown[] = [],
+): Promise<{ rows: R[]; rowCount: number }> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    const res = await client.query<R>(sql, params);
+    return { rows: res.rows, rowCount: res.rowCount ?? 0 };
   } finally {
     await client.end();
   }
