@@ -13,6 +13,8 @@ const KEYS = {
   host: { raw: 'host', type: 'string' },
   port: { raw: 'port', type: 'int' },
   store: { raw: 'store', type: 'path' },
+  storePoolSize: { raw: 'storePoolSize', type: 'int' },
+  storeStatementTimeout: { raw: 'storeStatementTimeoutMs', type: 'duration' },
   dataDir: { raw: 'dataDir', type: 'path' },
   leaseTimeout: { raw: 'leaseTimeoutMs', type: 'duration' },
   tierGrace: { raw: 'tierGraceMs', type: 'duration' },

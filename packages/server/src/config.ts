@@ -15,6 +15,10 @@ export interface ServerConfig {
   dataDir: string;
   /** `sqlite:PATH` or `postgres://...`. */
   store: string;
+  /** PostgreSQL store: connections in this server's pool. */
+  storePoolSize: number;
+  /** PostgreSQL store: the statement_timeout of every statement; 0 for none. */
+  storeStatementTimeoutMs: number;
   leaseTimeoutMs: number;
   /** How long a lower-tier agent leaves work for a free higher-tier one. */
   tierGraceMs: number;
@@ -62,6 +66,14 @@ export function resolveServerConfig(
   if (!store.startsWith('sqlite:') && !/^postgres(ql)?:\/\//.test(store)) {
     throw new ConfigError('store', `"${store}" is neither sqlite:PATH nor postgres://...`);
   }
+  const storeStatementTimeoutMs = duration(raw, 'storeStatementTimeoutMs', 30_000, 0);
+  // PostgreSQL keeps statement_timeout in a 32-bit integer of milliseconds (~24 days).
+  if (storeStatementTimeoutMs > 2_147_483_647) {
+    throw new ConfigError(
+      'storeStatementTimeoutMs',
+      `"${raw.storeStatementTimeoutMs}" must be at most 24d (0 turns the timeout off)`,
+    );
+  }
   const logLevel = str(raw, 'logLevel') ?? 'info';
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new ConfigError('logLevel', `"${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
@@ -71,6 +83,8 @@ export function resolveServerConfig(
     port: int(raw, 'port', 7070, 0, 65_535),
     dataDir,
     store,
+    storePoolSize: int(raw, 'storePoolSize', 10, 1, 1_000),
+    storeStatementTimeoutMs,
     leaseTimeoutMs: duration(raw, 'leaseTimeoutMs', 30_000, 1_000),
     tierGraceMs: duration(raw, 'tierGraceMs', 2_000, 0),
     retentionMs: duration(raw, 'retentionMs', 7 * 86_400_000, 1_000),

@@ -3,7 +3,12 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
 import { pino } from 'pino';
-import { openSqliteStore, type Store } from '@offload/store';
+import {
+  DEFAULT_POSTGRES_SCHEMA,
+  openPostgresStore,
+  openSqliteStore,
+  type Store,
+} from '@offload/store';
 import { ensureAdminToken, type AdminToken } from './admin-token.js';
 import { buildApp } from './app.js';
 import type { ServerConfig } from './config.js';
@@ -53,7 +58,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const logger = options.logger ?? createLogger(config.logLevel);
 
   await makeDir(config.dataDir, 'data directory');
-  const store = await openStore(config.store);
+  const store = await openStore(config, logger);
   let app: App | undefined;
   try {
     const admin = await ensureAdminToken(store, {
@@ -119,18 +124,72 @@ async function makeDir(dir: string, what: string): Promise<void> {
   }
 }
 
-async function openStore(spec: string): Promise<Store> {
-  if (/^postgres(ql)?:\/\//.test(spec)) {
-    throw new StartupError(
-      'the PostgreSQL store is not available in this version of offload; use --store sqlite:PATH (the default) for now',
-    );
-  }
+async function openStore(
+  config: Readonly<ServerConfig>,
+  logger: FastifyBaseLogger,
+): Promise<Store> {
+  const spec = config.store;
+  if (/^postgres(ql)?:\/\//.test(spec)) return openPostgres(config, logger);
   if (!spec.startsWith('sqlite:'))
-    throw new StartupError(`unknown store "${spec}": use sqlite:PATH`);
+    throw new StartupError(`unknown store "${spec}": use sqlite:PATH or postgres://...`);
   const file = spec.slice('sqlite:'.length);
   if (file !== ':memory:') await makeDir(path.dirname(file), 'directory for the SQLite store');
   // openSqliteStore's errors (the file is locked by another server, ...) already say what to do.
   return openSqliteStore({ path: file });
+}
+
+/**
+ * A PostgreSQL URL, with an optional `schema` query parameter (default "offload") that is
+ * ours, not libpq's, so it is taken out before the URL reaches the driver. A connection
+ * that drops later does not stop the server: the pool reports it here, replaces it on the
+ * next call, and until the database answers again requests fail with 503 and /readyz
+ * says why.
+ */
+async function openPostgres(
+  config: Readonly<ServerConfig>,
+  logger: FastifyBaseLogger,
+): Promise<Store> {
+  let url: URL;
+  try {
+    url = new URL(config.store);
+  } catch (err) {
+    throw new StartupError(`the store URL ${redactStoreUrl(config.store)} is not a valid URL`, {
+      cause: err,
+    });
+  }
+  const schema = url.searchParams.get('schema') ?? undefined;
+  url.searchParams.delete('schema');
+  try {
+    return await openPostgresStore({
+      url: url.toString(),
+      ...(schema === undefined ? {} : { schema }),
+      poolSize: config.storePoolSize,
+      statementTimeoutMs: config.storeStatementTimeoutMs,
+      applicationName: 'offload-server',
+      onError: (err) =>
+        logger.warn({ err }, 'a PostgreSQL connection failed; it will be replaced on the next use'),
+    });
+  } catch (err) {
+    // The driver's own words (openPostgresStore wraps them); a refused connection to a
+    // name with several addresses is an AggregateError with an empty message and a code.
+    const inner = ((err as Error).cause ?? err) as Error & { code?: string };
+    const why = inner.message || inner.code || String(inner);
+    throw new StartupError(
+      `cannot open the PostgreSQL store ${redactStoreUrl(config.store)} (schema "${schema ?? DEFAULT_POSTGRES_SCHEMA}"): ${why}; check the --store URL and that the database is running`,
+      { cause: err },
+    );
+  }
+}
+
+/** A store URL fit for logs and messages: the password replaced. */
+export function redactStoreUrl(spec: string): string {
+  try {
+    const url = new URL(spec);
+    if (url.password !== '') url.password = '***';
+    return url.toString();
+  } catch {
+    return spec.replace(/\/\/([^:/@]*):[^@]*@/, '//$1:***@');
+  }
 }
 
 async function listen(app: App, config: Readonly<ServerConfig>): Promise<void> {

@@ -33,6 +33,8 @@ describe('loadServerConfig: offload.yaml, then OFFLOAD_* variables, then flags',
       port: 7070,
       dataDir: path.join(dir, 'offload'),
       store: `sqlite:${path.join(dir, 'offload', 'offload.db')}`,
+      storePoolSize: 10,
+      storeStatementTimeoutMs: 30_000,
       leaseTimeoutMs: 30_000,
       tierGraceMs: 2_000,
       retentionMs: 7 * 86_400_000,
@@ -53,6 +55,8 @@ describe('loadServerConfig: offload.yaml, then OFFLOAD_* variables, then flags',
         'host: 0.0.0.0',
         'port: 8080',
         'store: sqlite:/var/tmp/x.db',
+        'storePoolSize: 25',
+        'storeStatementTimeout: 2m',
         'dataDir: /var/tmp/offload-data',
         'leaseTimeout: 45s',
         'tierGrace: 500ms',
@@ -70,6 +74,8 @@ describe('loadServerConfig: offload.yaml, then OFFLOAD_* variables, then flags',
       host: '0.0.0.0',
       port: 8080,
       store: 'sqlite:/var/tmp/x.db',
+      storePoolSize: 25,
+      storeStatementTimeoutMs: 120_000,
       dataDir: '/var/tmp/offload-data',
       leaseTimeoutMs: 45_000,
       tierGraceMs: 500,
@@ -167,6 +173,8 @@ describe('loadServerConfig: offload.yaml, then OFFLOAD_* variables, then flags',
       OFFLOAD_HOST: '::1',
       OFFLOAD_PORT: '9',
       OFFLOAD_STORE: 'sqlite:/tmp/y.db',
+      OFFLOAD_STORE_POOL_SIZE: '4',
+      OFFLOAD_STORE_STATEMENT_TIMEOUT: '0',
       OFFLOAD_DATA_DIR: '/tmp/z',
       OFFLOAD_LEASE_TIMEOUT: '1m',
       OFFLOAD_TIER_GRACE: '0',
@@ -183,6 +191,8 @@ describe('loadServerConfig: offload.yaml, then OFFLOAD_* variables, then flags',
       host: '::1',
       port: 9,
       store: 'sqlite:/tmp/y.db',
+      storePoolSize: 4,
+      storeStatementTimeoutMs: 0,
       dataDir: '/tmp/z',
       leaseTimeoutMs: 60_000,
       tierGraceMs: 0,
@@ -195,6 +205,7 @@ describe('loadServerConfig: offload.yaml, then OFFLOAD_* variables, then flags',
       maxClaimWaitMs: 5_000,
     });
     expect(flagName('batchBodyLimit')).toBe('--batch-body-limit');
+    expect(flagName('storeStatementTimeout')).toBe('--store-statement-timeout');
   });
 
   it('rejects an unknown key in the file, naming it and listing the known ones', () => {
@@ -238,6 +249,27 @@ describe('loadServerConfig: offload.yaml, then OFFLOAD_* variables, then flags',
     );
     expect(store.key).toBe('store');
     expect(store.message).toContain('--store');
+  });
+
+  it('validates the PostgreSQL pool size and statement timeout, naming the key', () => {
+    const env = { OFFLOAD_DATA_DIR: dir };
+    const pool = error(() =>
+      loadServerConfig({ env: { ...env, OFFLOAD_STORE_POOL_SIZE: '0' }, flags: {}, cwd: dir }),
+    );
+    expect(pool.key).toBe('storePoolSize');
+    expect(pool.message).toMatch(
+      /"0" must be a whole number from 1 to 1000 \(set by OFFLOAD_STORE_POOL_SIZE\)/,
+    );
+    const timeout = error(() =>
+      loadServerConfig({ env, flags: { storeStatementTimeout: 'soon' }, cwd: dir }),
+    );
+    expect(timeout.key).toBe('storeStatementTimeout');
+    expect(timeout.message).toContain('--store-statement-timeout');
+    const huge = error(() =>
+      loadServerConfig({ env, flags: { storeStatementTimeout: '30d' }, cwd: dir }),
+    );
+    expect(huge.key).toBe('storeStatementTimeout');
+    expect(huge.message).toContain('at most 24d');
   });
 
   it('rejects files that are not a mapping of scalars, and broken YAML with its line', () => {

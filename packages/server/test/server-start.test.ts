@@ -7,6 +7,13 @@ import { request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { credentialRecord, openSqliteStore, type Store } from '@offload/store';
 import {
+  describeWithPostgres,
+  dropSchema,
+  freshSchemaName,
+  postgresTestEnv,
+  queryTestDatabase,
+} from '@offload/store/testing';
+import {
   ensureAdminToken,
   hashSecret,
   loadServerConfig,
@@ -14,6 +21,8 @@ import {
   StartupError,
   type RunningServer,
 } from '@offload/server';
+
+const pgEnv = await postgresTestEnv();
 
 let dir: string;
 const stores: Store[] = [];
@@ -190,14 +199,18 @@ describe('startServer', () => {
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 
-  it('says PostgreSQL is not available yet', async () => {
+  it('names an unreachable PostgreSQL store without its password', async () => {
     const err = await startServer({
-      config: configFor({ store: 'postgres://localhost/offload' }),
+      config: configFor({ store: 'postgres://offload:s3cret@127.0.0.1:1/offload' }),
       logger: silent,
       env: {},
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StartupError);
-    expect((err as Error).message).toMatch(/PostgreSQL store is not available in this version/);
+    const message = (err as Error).message;
+    expect(message).toMatch(
+      /^cannot open the PostgreSQL store postgres:\/\/offload:\*\*\*@127\.0\.0\.1:1\/offload \(schema "offload"\): .*ECONNREFUSED/,
+    );
+    expect(message).not.toContain('s3cret');
   });
 
   it('names a port in use and leaves the store unlocked', async () => {
@@ -225,3 +238,118 @@ describe('startServer', () => {
     );
   });
 });
+
+describeWithPostgres(pgEnv, 'startServer on PostgreSQL', () => {
+  const schemas: string[] = [];
+  afterEach(async () => {
+    for (const s of servers.splice(0)) await s.close();
+    for (const schema of schemas.splice(0)) await dropSchema(pgEnv.url, schema);
+  });
+
+  /** The test database's URL, in a fresh schema (the `schema` parameter), optionally through another port. */
+  const storeUrl = (port?: number): string => {
+    const url = new URL(pgEnv.url);
+    if (port !== undefined) {
+      url.hostname = '127.0.0.1';
+      url.port = String(port);
+    }
+    const schema = freshSchemaName();
+    schemas.push(schema);
+    url.searchParams.set('schema', schema);
+    return url.toString();
+  };
+  const start = async (store: string, logger = pino({ level: 'silent' })) => {
+    const config = loadServerConfig({
+      env: {},
+      flags: { dataDir: path.join(dir, 'data'), port: '0', store, storePoolSize: '2' },
+      cwd: dir,
+    });
+    const server = await startServer({ config, logger, env: {} });
+    servers.push(server);
+    return server;
+  };
+  const get = async (url: string, headers: Record<string, string> = {}) => {
+    const res = await request(url, { headers });
+    return { status: res.statusCode, body: (await res.body.json()) as Record<string, any> };
+  };
+
+  it('opens a postgres:// store in the schema the URL names and serves the API from it', async () => {
+    const store = storeUrl();
+    const server = await start(store);
+    expect(server.store.capabilities.multiServer).toBe(true);
+    expect((await get(server.url + '/readyz')).status).toBe(200);
+    const admin = { authorization: `Bearer ${server.admin.token}` };
+    expect((await get(`${server.url}/api/v1/jobs`, admin)).status).toBe(200);
+    const tables = await queryTestDatabase(
+      pgEnv.url,
+      'SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2',
+      [new URL(store).searchParams.get('schema'), 'jobs'],
+    );
+    expect(tables.rowCount).toBe(1);
+  });
+
+  it('keeps running when the database goes away: /readyz and requests answer 503, then recover', async () => {
+    const proxy = await tcpProxy(new URL(pgEnv.url));
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
+    try {
+      const server = await start(storeUrl(proxy.port), logger);
+      const admin = { authorization: `Bearer ${server.admin.token}` };
+      expect((await get(server.url + '/readyz')).status).toBe(200);
+
+      await proxy.cut();
+      // The pool's idle connections die; the server logs it and stays up.
+      await vi.waitFor(() => expect(lines.join('')).toContain('a PostgreSQL connection failed'));
+      const ready = await get(server.url + '/readyz');
+      expect(ready).toMatchObject({ status: 503, body: { error: { code: 'NOT_READY' } } });
+      expect(ready.body.error.message).toMatch(/the store does not answer/);
+      const jobs = await get(`${server.url}/api/v1/jobs`, admin);
+      expect(jobs).toMatchObject({ status: 503, body: { error: { code: 'NOT_READY' } } });
+
+      await proxy.restore();
+      await vi.waitFor(async () => expect((await get(server.url + '/readyz')).status).toBe(200));
+      expect((await get(`${server.url}/api/v1/jobs`, admin)).status).toBe(200);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+/**
+ * A TCP proxy to the test database that the test can cut (close the port, drop every
+ * connection: the database "goes away") and restore on the same port.
+ */
+async function tcpProxy(target: URL): Promise<{
+  port: number;
+  cut(): Promise<void>;
+  restore(): Promise<void>;
+  close(): Promise<void>;
+}> {
+  const sockets = new Set<net.Socket>();
+  let listener: net.Server | undefined;
+  let port = 0;
+  const listen = async () => {
+    listener = net.createServer((client) => {
+      const upstream = net.connect(Number(target.port || 5432), target.hostname);
+      for (const s of [client, upstream]) {
+        sockets.add(s);
+        s.on('close', () => sockets.delete(s));
+        s.on('error', () => s.destroy());
+      }
+      client.pipe(upstream).pipe(client);
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    const l = listener;
+    await new Promise<void>((resolve) => l.listen(port, '127.0.0.1', resolve));
+    port = (l.address() as net.AddressInfo).port;
+  };
+  const cut = async () => {
+    const l = listener;
+    listener = undefined;
+    for (const s of sockets) s.destroy();
+    if (l) await new Promise((resolve) => l.close(resolve));
+  };
+  await listen();
+  return { port, cut, restore: listen, close: cut };
+}
