@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
@@ -22,6 +24,11 @@ describe.skipIf(!HAS_CHROMIUM && !IN_CI)('dashboard in a browser', () => {
   let admin: Page;
   let running: Job;
   let shots: string;
+  /** The sockets of requests made by Chromium, to cut them in the reconnect test. */
+  const browserSockets = new Set<Socket>();
+  const track = (req: IncomingMessage) => {
+    if (req.headers['user-agent']?.includes('Chrome')) browserSockets.add(req.socket);
+  };
   const shot = (page: Page, name: string) =>
     page.screenshot({ path: path.join(shots, `dashboard-${name}.png`), fullPage: true });
 
@@ -30,6 +37,7 @@ describe.skipIf(!HAS_CHROMIUM && !IN_CI)('dashboard in a browser', () => {
       throw new Error('CI=true and /usr/bin/chromium is missing: install the chromium package');
     [fleet, browser] = await Promise.all([startFleet(), launch()]);
     shots = screenshotDir(fleet.dir);
+    fleet.server.app.server.on('request', track);
     ({ running } = await seedJobs(fleet));
   }, 45_000);
 
@@ -104,6 +112,7 @@ describe.skipIf(!HAS_CHROMIUM && !IN_CI)('dashboard in a browser', () => {
     });
     await untilState(fleet.off, render.id, 'running');
     await admin.locator('[data-agent="gpu-render-01"]').getByText('in use').waitFor();
+    await admin.mouse.move(0, 0);
     await shot(admin, 'agents');
   });
 
@@ -148,6 +157,28 @@ describe.skipIf(!HAS_CHROMIUM && !IN_CI)('dashboard in a browser', () => {
     await page.getByText(/managed with the admin token/).waitFor();
     expect(await actions.count()).toBe(0);
     await page.context().close();
+  });
+
+  it('reconnects the event stream after its connection drops, and catches up', async () => {
+    await go(admin, 'Jobs');
+    await admin.locator('table.jobs-table').waitFor();
+    // Cut the browser's connections (the agents keep theirs) and hold its reconnect until a
+    // job has been created: only the reload after reconnecting can show that job.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    await admin.route('**/api/v1/events**', async (route) => {
+      await gate;
+      await route.continue();
+    });
+    expect(browserSockets.size).toBeGreaterThan(0);
+    for (const socket of browserSockets) socket.destroy();
+    browserSockets.clear();
+    const name = `after-drop-${Date.now()}`;
+    await fleet.submit({ name, command: 'echo back', queue: 'media' });
+    release();
+    await admin.locator('tr', { has: admin.getByRole('link', { name }) }).waitFor();
+    await admin.getByText('Live', { exact: true }).waitFor();
+    await admin.unroute('**/api/v1/events**');
   });
 
   it('fits a 390 px phone screen without sideways scrolling', async () => {

@@ -9,7 +9,16 @@ import { RelTime } from './RelTime';
 import { StateBadge } from './StateBadge';
 
 /** One machine: state, placement (tier, pools), capabilities, resources in use, running jobs, actions. */
-export function AgentCard({ agent, onChange }: { agent: Agent; onChange: (a: Agent) => void }) {
+export function AgentCard({
+  agent,
+  onChange,
+  jobNames,
+}: {
+  agent: Agent;
+  onChange: (a: Agent) => void;
+  /** Names of running jobs by id, when known. */
+  jobNames?: ReadonlyMap<string, string> | undefined;
+}) {
   const { client, can } = useSession();
   const { resources: total, free } = agent;
   const cpuUsed = Math.max(0, total.cpu - free.cpu);
@@ -96,8 +105,8 @@ export function AgentCard({ agent, onChange }: { agent: Agent; onChange: (a: Age
           <ul className="inline-list">
             {agent.runningJobs.slice(0, 8).map((id) => (
               <li key={id}>
-                <Link href={jobPath(id)} className="mono small">
-                  {id}
+                <Link href={jobPath(id)} className="small" title={id}>
+                  {jobNames?.get(id) ?? id}
                 </Link>
               </li>
             ))}

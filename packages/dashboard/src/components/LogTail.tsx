@@ -87,7 +87,7 @@ export function LogTail({ job }: { job: Job }) {
     <section className="card log-card" aria-labelledby="log-title">
       <div className="card-head">
         <h2 id="log-title">Output</h2>
-        <span className="muted small" role="status">
+        <span className={`small log-state ${state}`} role="status">
           {state === 'following'
             ? '● following live'
             : state === 'loading'

@@ -6,12 +6,21 @@ import { useAsync, useThrottled } from '../hooks/use-async';
 import { useAgentEvents, useJobEvents, useResync } from '../hooks/use-live';
 import { useSession } from '../hooks/use-session';
 
-const ORDER: Record<Agent['state'], number> = { online: 0, draining: 1, offline: 2, revoked: 3 };
-
 export function AgentsPage() {
   const { client } = useSession();
   const agents = useAsync(() => client.agents.list(), [client]);
-  useResync(agents.reload);
+  // Names of the running jobs, to show on the cards (the agent lists only their ids).
+  const running = useAsync(
+    async () =>
+      new Map(
+        (await client.listPage({ state: 'running', limit: 500 })).jobs.map((j) => [j.id, j.name]),
+      ),
+    [client],
+  );
+  useResync(() => {
+    agents.reload();
+    running.reload();
+  });
   const upsert = (a: Agent) =>
     agents.setData((list) => {
       const i = list.findIndex((x) => x.id === a.id);
@@ -22,12 +31,18 @@ export function AgentsPage() {
   // Resources in use change when jobs start and end: reload (at most once a second) on those events.
   const refresh = useThrottled(agents.reload, 1_000);
   useJobEvents((e) => {
-    if (e.type !== 'job.progress' && e.type !== 'job.created') refresh();
+    if (e.type === 'job.progress' || e.type === 'job.created') return;
+    running.setData((m) => {
+      const next = new Map(m);
+      if (e.job.state === 'running') next.set(e.job.id, e.job.name);
+      else next.delete(e.job.id);
+      return next;
+    });
+    refresh();
   });
 
-  const list = [...(agents.data ?? [])].sort(
-    (a, b) => ORDER[a.state] - ORDER[b.state] || a.name.localeCompare(b.name),
-  );
+  // By name, not by state: a card does not jump away from the button just pressed.
+  const list = [...(agents.data ?? [])].sort((a, b) => a.name.localeCompare(b.name));
   const counts = { online: 0, draining: 0, offline: 0 };
   for (const a of list) if (a.state !== 'revoked') counts[a.state]++;
   return (
@@ -49,7 +64,7 @@ export function AgentsPage() {
       )}
       <div className="agent-grid">
         {list.map((a) => (
-          <AgentCard key={a.id} agent={a} onChange={upsert} />
+          <AgentCard key={a.id} agent={a} onChange={upsert} jobNames={running.data} />
         ))}
       </div>
     </section>

@@ -85,12 +85,16 @@ export function JobDetailPage({ id }: { id: string }) {
         )}
       </p>
       {job.status === 'error' && <ErrorBox error={job.error} onRetry={job.reload} />}
-      <div className="detail-grid">
-        <JobOutcome job={j} />
-        <JobTimeline job={j} observed={observed} />
-        <JobSpec job={j} />
+      <div className="detail-layout">
+        <div className="stack">
+          <JobOutcome job={j} />
+          <LogTail job={j} />
+        </div>
+        <div className="stack">
+          <JobTimeline job={j} observed={observed} />
+          <JobSpec job={j} />
+        </div>
       </div>
-      <LogTail job={j} />
     </article>
   );
 }
