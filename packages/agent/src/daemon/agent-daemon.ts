@@ -166,6 +166,7 @@ export function createAgent(options: AgentOptions): Agent {
       stateDir,
       hasGpus: machine.resources.gpus.length > 0,
       ...(options.killGraceMs !== undefined && { killGraceMs: options.killGraceMs }),
+      log,
     });
     tasks = options.tasks ? createTaskExecutor({ tasks: options.tasks }) : undefined;
     if (options.cpuLoadGuard) guard = options.cpuLoadGuard;
@@ -655,6 +656,7 @@ export function createAgent(options: AgentOptions): Agent {
       await conn.close();
       await syncLoop?.catch(() => undefined);
       state.outbox.close();
+      commands?.close();
     },
   };
 }

@@ -18,6 +18,7 @@ import {
   readSupervisorInfo,
   supervisorAlive,
 } from '../supervisor/supervisor-launcher.js';
+import { SupervisorHostClient } from '../supervisor/supervisor-host-client.js';
 import { buildJobEnv } from './job-env.js';
 import { failed, type JobOutcome, type RunCallbacks, type Usage } from './job-outcome.js';
 import { LogTail } from './log-tail.js';
@@ -41,6 +42,13 @@ export interface CommandExecutorOptions {
   pollIntervalMs?: number;
   /** How long the supervisor may take to start the command. */
   startTimeoutMs?: number;
+  /**
+   * `shared` (default): one supervisor host process for all jobs (~2 ms per job); `per-job`: a
+   * supervisor process per job (~40 ms each). Jobs with `nice` always get their own.
+   */
+  supervisor?: 'shared' | 'per-job';
+  /** Operator messages (the shared host could not start, ...). */
+  log?: (line: string) => void;
 }
 
 export interface AttachOptions extends RunCallbacks {
@@ -71,6 +79,8 @@ export interface CommandExecutor {
    * runs (checked by pid and start time, against pid reuse), or resolves at once from exit.json.
    */
   attach(jobDir: string, options?: AttachOptions): Promise<CommandRun>;
+  /** Drops the connection to the shared supervisor host, which exits once its jobs ended. */
+  close(): void;
 }
 
 export function createCommandExecutor(options: CommandExecutorOptions): CommandExecutor {
@@ -81,6 +91,27 @@ export function createCommandExecutor(options: CommandExecutorOptions): CommandE
     pollIntervalMs: options.pollIntervalMs ?? 1000,
     startTimeoutMs: options.startTimeoutMs ?? 30_000,
   };
+  const host =
+    options.supervisor === 'per-job' ? undefined : new SupervisorHostClient(options.stateDir);
+  let hostFailed = false;
+
+  /** Starts the job's supervision: in the shared host when possible, else its own process. */
+  async function launch(run: SupervisedRun, jobDir: string, spec: JobSpec): Promise<void> {
+    if (host && !hostFailed && spec.nice === undefined) {
+      try {
+        await host.start(jobDir);
+        run.begin(undefined, host);
+        return;
+      } catch (err) {
+        // E.g. a state directory path too long for a unix socket: per-job supervisors still work.
+        hostFailed = true;
+        options.log?.(
+          `the shared job supervisor could not start (${errMessage(err)}); starting one supervisor per job instead`,
+        );
+      }
+    }
+    run.begin(launchSupervisor(jobDir));
+  }
 
   return {
     async start(job, callbacks = {}) {
@@ -108,9 +139,10 @@ export function createCommandExecutor(options: CommandExecutorOptions): CommandE
           ...(options.baseEnv && { baseEnv: options.baseEnv }),
           hasGpus: options.hasGpus ?? false,
         });
-        writeJsonAtomic(jobFile(jobDir, 'spec'), spec);
+        // Not fsynced: read by a supervisor on this machine, which a machine crash ends too.
+        writeJsonAtomic(jobFile(jobDir, 'spec'), spec, 0o600, false);
         await writeFile(jobFile(jobDir, 'env'), JSON.stringify(env), { mode: 0o600 });
-        run.begin(launchSupervisor(jobDir));
+        await launch(run, jobDir, spec);
         await run.waitStarted(opts.startTimeoutMs);
       } catch (err) {
         run.settleNow(
@@ -127,9 +159,14 @@ export function createCommandExecutor(options: CommandExecutorOptions): CommandE
         ...opts,
         callbacks,
         logOffset,
+        ...(host && { host }),
       });
       run.begin(undefined);
       return run;
+    },
+
+    close() {
+      host?.close();
     },
   };
 }
@@ -162,6 +199,8 @@ interface RunOptions {
   pollIntervalMs: number;
   callbacks: RunCallbacks;
   logOffset?: number;
+  /** Where kill requests go when supervisor.json names the shared host. */
+  host?: SupervisorHostClient;
 }
 
 /**
@@ -175,6 +214,8 @@ class SupervisedRun implements CommandRun {
   private settled = false;
   private info: SupervisorInfo | undefined;
   private child: ChildProcess | undefined;
+  private host: SupervisorHostClient | undefined;
+  private offHostGone: (() => void) | undefined;
   private watcher: FSWatcher | undefined;
   private interval: NodeJS.Timeout | undefined;
   private readonly tail: LogTail;
@@ -206,9 +247,20 @@ class SupervisedRun implements CommandRun {
     return this.tail.offset;
   }
 
-  begin(child: ChildProcess | undefined): void {
+  /**
+   * Starts watching. `child`: the per-job supervisor just launched; `host`: the shared host
+   * just asked to start the job; neither: re-attaching after a restart.
+   */
+  begin(child: ChildProcess | undefined, host?: SupervisorHostClient): void {
     this.begun = true;
     this.child = child;
+    if (host) this.host = host;
+    this.host ??= this.opts.host;
+    if (host)
+      this.offHostGone = host.onGone(() => {
+        this.check();
+        if (!this.settled) this.supervisorGone();
+      });
     try {
       // One inotify watch on the directory covers output.log growing and exit.json appearing.
       this.watcher = watch(this.jobDir, (_event, name) => {
@@ -237,7 +289,8 @@ class SupervisedRun implements CommandRun {
       if (!this.settled) this.supervisorGone();
     });
     this.check();
-    if (!this.settled && !this.child && (!this.info || !supervisorAlive(this.info)))
+    const launched = child !== undefined || host !== undefined;
+    if (!this.settled && !launched && (!this.info || !supervisorAlive(this.info)))
       this.supervisorGone();
     this.tail.poke();
   }
@@ -277,6 +330,11 @@ class SupervisedRun implements CommandRun {
     } catch {
       // The supervisor then assumes `cancel` with the job's grace.
     }
+    if (info?.hostSocket !== undefined && this.host) {
+      // The shared host reads the reason from kill-request.json, like a per-job supervisor.
+      this.host.kill(this.jobDir).catch(() => this.supervisorGone());
+      return;
+    }
     if (info && supervisorAlive(info)) {
       try {
         process.kill(info.supervisorPid, 'SIGTERM');
@@ -292,7 +350,9 @@ class SupervisedRun implements CommandRun {
   settleNow(outcome: JobOutcome): void {
     if (this.settled) return;
     const info = this.info;
-    if (info && supervisorAlive(info)) {
+    if (info?.hostSocket !== undefined) {
+      this.host?.kill(this.jobDir).catch(() => undefined); // never the host itself
+    } else if (info && supervisorAlive(info)) {
       try {
         process.kill(info.supervisorPid, 'SIGKILL');
       } catch {
@@ -361,6 +421,7 @@ class SupervisedRun implements CommandRun {
   private async settle(outcome: JobOutcome): Promise<void> {
     if (this.settled) return;
     this.settled = true;
+    this.offHostGone?.();
     this.watcher?.close();
     clearInterval(this.interval);
     clearTimeout(this.fallbackKill);

@@ -1,5 +1,5 @@
-// The contract of a job directory `<stateDir>/jobs/<jobId>-<attempt>/`, shared by the per-job
-// supervisor (writer) and the agent (reader). Plain JavaScript so the supervisor needs no build.
+// The contract of a job directory `<stateDir>/jobs/<jobId>-<attempt>/`, shared by the
+// supervisors (writers: the shared host or a per-job one) and the agent (reader). Plain JavaScript so the supervisor needs no build.
 //
 //   spec.json          written by the agent before it starts the supervisor (JobSpec)
 //   env.json           the command's environment; the supervisor deletes it once read (0600)
@@ -43,6 +43,7 @@ export const JOB_FILES = Object.freeze({
  * @property {number | null} pgid       = pid (the command leads its own session and group)
  * @property {number | null} startTime  the command's field 22
  * @property {string | null} startedAt  ISO time the command was spawned
+ * @property {string} [hostSocket]      the shared supervisor host's socket (absent: a per-job supervisor)
  * @property {string} [niceError]
  */
 
@@ -70,16 +71,19 @@ export const JOB_FILES = Object.freeze({
 
 /**
  * Writes JSON so a reader sees the old file or the new one, never half of it: temp, fsync, rename.
+ * `fsync` false skips the fsync where surviving a process crash is enough (the rename is atomic
+ * in the page cache; only a machine crash could lose the file).
  * @param {string} file
  * @param {unknown} value
  * @param {number} [mode]
+ * @param {boolean} [fsync]
  */
-export function writeJsonAtomic(file, value, mode = 0o600) {
+export function writeJsonAtomic(file, value, mode = 0o600, fsync = true) {
   const tmp = `${file}.${process.pid}.tmp`;
   const fd = openSync(tmp, 'w', mode);
   try {
     writeSync(fd, JSON.stringify(value) + '\n');
-    fsyncSync(fd);
+    if (fsync) fsyncSync(fd);
   } finally {
     closeSync(fd);
   }

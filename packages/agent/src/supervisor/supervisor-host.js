@@ -1,0 +1,184 @@
+// The shared supervisor host: `node supervisor-host.js <stateDir>`.
+//
+// One detached process per agent state directory that supervises every command job (the
+// supervision of supervise-job.js: own session per job, output.log, timeout, tree kill,
+// exit.json). Like the per-job supervisor it is no child of the agent in any way that matters —
+// own session, stdio to a file, no pipe once it is ready — so killing the agent, even with -9,
+// leaves every job running and observed; a restarted agent reconnects to it.
+//
+// Why one process for all jobs: a per-job Node supervisor costs ~40 ms of CPU and wall time to
+// start, 25× a bare spawn of `true` (2.3 ms) on the 2-core dev VM. The host spawns in ~2 ms.
+// The price is a shared fate: if the host dies, every job it watched is killed by the agent
+// and ends AGENT_LOST (retried by the server), where a per-job supervisor loses one.
+//
+// Protocol, on the unix socket <stateDir>/supervisor.sock, newline-delimited JSON:
+//   {"op":"start","jobDir":"…"}  supervise a prepared job directory (spec.json, env.json)
+//   {"op":"kill","jobDir":"…"}   kill its tree (reason and grace from kill-request.json)
+// Replies go through the job directory (supervisor.json, exit.json), as with a per-job
+// supervisor, so an agent that was restarted meanwhile reads the same files.
+//
+// It exits once no job runs and no agent has been connected for IDLE_MS. SIGTERM kills every
+// job's tree (reason `cancel`) and exits when they have ended.
+import { closeSync, rmSync, writeSync } from 'node:fs';
+import net from 'node:net';
+import { join, resolve, sep } from 'node:path';
+import { writeJsonAtomic } from './job-files.js';
+import { bootId, readProcStat } from './proc.js';
+import { ChildTicks, superviseJob } from './supervise-job.js';
+
+const IDLE_MS = 3_000;
+const MAX_LINE = 64 * 1024;
+
+const stateDir = resolve(process.argv[2] ?? '');
+if (!process.argv[2]) {
+  process.stderr.write('usage: supervisor-host.js <stateDir>\n');
+  process.exit(2);
+}
+const jobsRoot = join(stateDir, 'jobs') + sep;
+const socketPath = join(stateDir, 'supervisor.sock');
+const infoFile = join(stateDir, 'supervisor-host.json');
+process.title = 'offload-supervisor-host';
+
+const self = readProcStat('self');
+/** @type {import('./supervise-job.js').Supervisor} */
+const supervisor = {
+  pid: process.pid,
+  startTime: self?.startTime ?? null,
+  hostSocket: socketPath,
+  ownNice: false,
+  childTicks: new ChildTicks(),
+};
+
+/** @type {Map<string, import('./supervise-job.js').JobHandle>} */
+const jobs = new Map();
+/** @type {Set<net.Socket>} */
+const clients = new Set();
+let stopping = false;
+/** @type {NodeJS.Timeout | undefined} */
+let idleTimer;
+
+function maybeExit() {
+  clearTimeout(idleTimer);
+  idleTimer = undefined;
+  if (jobs.size > 0) return;
+  if (stopping) return exit(0);
+  if (clients.size > 0) return;
+  idleTimer = setTimeout(() => exit(0), IDLE_MS);
+}
+
+/** @param {number} code */
+function exit(code) {
+  server.close();
+  for (const c of clients) c.destroy();
+  rmSync(socketPath, { force: true });
+  rmSync(infoFile, { force: true });
+  process.exit(code);
+}
+
+/** @param {string} dir */
+function jobDirOf(dir) {
+  // Only job directories of this state directory: the socket is 0600, but a confused client
+  // must not make the host read spec.json files elsewhere.
+  const abs = resolve(dir);
+  return abs.startsWith(jobsRoot) && !abs.slice(jobsRoot.length).includes(sep) ? abs : undefined;
+}
+
+/** @param {unknown} message */
+function handle(message) {
+  const msg = /** @type {{ op?: unknown, jobDir?: unknown }} */ (
+    message !== null && typeof message === 'object' ? message : {}
+  );
+  const dir = typeof msg.jobDir === 'string' ? jobDirOf(msg.jobDir) : undefined;
+  if (!dir) {
+    process.stderr.write(`ignored a request for ${String(msg.jobDir)}: not a job directory\n`);
+    return;
+  }
+  if (msg.op === 'start') {
+    if (jobs.has(dir) || stopping) return;
+    clearTimeout(idleTimer);
+    let job;
+    try {
+      job = superviseJob(dir, supervisor);
+    } catch (err) {
+      // spec.json unreadable, the disk full…: the agent sees no supervisor.json and gives up.
+      process.stderr.write(`${dir}: ${String(err)}\n`);
+      return;
+    }
+    jobs.set(dir, job);
+    void job.done.then(() => {
+      jobs.delete(dir);
+      maybeExit();
+    });
+  } else if (msg.op === 'kill') {
+    jobs.get(dir)?.requestKill();
+  }
+}
+
+const server = net.createServer((socket) => {
+  clients.add(socket);
+  clearTimeout(idleTimer);
+  let buf = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (/** @type {string} */ data) => {
+    buf += data;
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      try {
+        /** @type {unknown} */
+        const msg = JSON.parse(line);
+        handle(msg);
+      } catch (err) {
+        process.stderr.write(`bad request ${JSON.stringify(line.slice(0, 200))}: ${String(err)}\n`);
+      }
+    }
+    if (buf.length > MAX_LINE) socket.destroy();
+  });
+  socket.on('error', () => {});
+  socket.on('close', () => {
+    clients.delete(socket);
+    maybeExit();
+  });
+});
+
+// Nothing but our protocol stops us: no terminal; SIGTERM means "kill every job, then exit".
+process.on('SIGTERM', () => {
+  stopping = true;
+  for (const job of jobs.values()) job.requestKill('cancel');
+  maybeExit();
+});
+for (const sig of /** @type {const} */ (['SIGHUP', 'SIGINT', 'SIGPIPE', 'SIGUSR1', 'SIGUSR2'])) {
+  process.on(sig, () => {});
+}
+// A bug here must not leave unobserved jobs: kill every tree and say why in each exit.json.
+process.on('uncaughtException', (err) => {
+  process.stderr.write(`${err.stack ?? String(err)}\n`);
+  stopping = true;
+  for (const job of jobs.values()) job.crash(err);
+  void Promise.all([...jobs.values()].map((j) => j.done)).then(() => exit(1));
+});
+
+// The agent checked that no live host owns the socket before it started us.
+rmSync(socketPath, { force: true });
+const oldMask = process.umask(0o077); // the socket file: 0600
+server.listen(socketPath, () => {
+  process.umask(oldMask);
+  writeJsonAtomic(infoFile, {
+    pid: process.pid,
+    startTime: supervisor.startTime,
+    bootId: bootId(),
+    socket: socketPath,
+  });
+  // Tell the agent we are ready on fd 3, then drop that last tie to it.
+  try {
+    writeSync(3, 'ready\n');
+    closeSync(3);
+  } catch {
+    // started by hand, without fd 3
+  }
+  maybeExit();
+});
+server.on('error', (err) => {
+  process.stderr.write(`cannot listen on ${socketPath}: ${err.message}\n`);
+  process.exit(1);
+});
