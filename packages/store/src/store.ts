@@ -16,6 +16,17 @@ export interface Store {
   /** Releases the file lock / connections. Idempotent. */
   close(): Promise<void>;
 
+  /**
+   * Changes committed by the other servers sharing this store (capabilities.changeFeed),
+   * for the dispatcher's wake-ups and the event hub; never this process's own, which it
+   * knows already. One delivery per committed transaction (a batch), not per job.
+   * `resync` means some may have been missed — it comes once the feed starts listening,
+   * after it reconnects, and for a batch too large to describe: reload what is cached,
+   * re-check what is awaited. Returns the unsubscribe.
+   * A store without a feed never calls the listener.
+   */
+  subscribeChanges(listener: (changes: StoreChanges) => void): () => void;
+
   // ---- jobs -------------------------------------------------------------------------
 
   /**
@@ -188,6 +199,24 @@ export interface Store {
 export interface StoreCapabilities {
   /** Several servers may share this store (PostgreSQL). */
   multiServer: boolean;
+  /** subscribeChanges delivers the other servers' changes (PostgreSQL LISTEN/NOTIFY). */
+  changeFeed: boolean;
+}
+
+/** What another server's transaction changed (see Store.subscribeChanges). */
+export interface StoreChanges {
+  /** Classes that gained queued jobs: wake parked agents that accept them. */
+  queuedClasses: number[];
+  /** Jobs written (state changed, or progress, cancel requests, ...): load and publish. */
+  jobs: Array<{ id: string; from: JobState | null; to: JobState }>;
+  /** Jobs with new log chunks: followers read after their last seq. */
+  logs: string[];
+  /** Agents whose state changed (registered, drained, offline, revoked). */
+  agents: string[];
+  /** Queue pause flags changed: reload pausedQueues(). */
+  queues: boolean;
+  /** Changes were missed: reload caches, re-check waits. */
+  resync: boolean;
 }
 
 export interface JobListParams {

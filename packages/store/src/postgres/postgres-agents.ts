@@ -8,6 +8,7 @@ import {
 import { ApiError } from '@offload/protocol';
 import { JOB_COLUMNS } from '../shared/job-rows.js';
 import type { Store } from '../store.js';
+import { ChangeSet } from './postgres-changes.js';
 import { sqlState, type PgContext, type PgTx } from './postgres-context.js';
 
 interface AgentRow {
@@ -110,6 +111,12 @@ async function loseRunning(
   return running.map((s) => t.transition(s, loseAttempt(s.job, now, message)));
 }
 
+function agentChanged(id: string): ChangeSet {
+  const c = new ChangeSet();
+  c.agents.add(id);
+  return c;
+}
+
 export function createPgAgents(ctx: PgContext): AgentMethods {
   const one = async (sql: string, values: unknown[]): Promise<AgentRecord | null> => {
     const [row] = await ctx.rows<AgentRow>(ctx.pool, sql, values);
@@ -124,6 +131,7 @@ export function createPgAgents(ctx: PgContext): AgentMethods {
       try {
         const [row] = await ctx.rows<AgentRow>(ctx.pool, UPSERT_SQL, agentParams(agent));
         if (row === undefined) throw new Error(`agent ${agent.id} vanished while being written`);
+        await ctx.notifyNow(agentChanged(agent.id));
         return rowToAgent(row);
       } catch (err) {
         if (
@@ -163,17 +171,23 @@ export function createPgAgents(ctx: PgContext): AgentMethods {
 
     async agentUpdate({ id, state, lastSeenAt }) {
       if (state === undefined && lastSeenAt === undefined) return get(id);
-      return one(
+      const updated = await one(
         `UPDATE agents SET state = COALESCE($2, state), last_seen_at = COALESCE($3, last_seen_at) WHERE id = $1 RETURNING ${AGENT_COLUMNS}`,
         [id, state ?? null, lastSeenAt ?? null],
       );
+      // A heartbeat (lastSeenAt alone) is not news; a drain or a state change is.
+      if (updated !== null && state !== undefined) await ctx.notifyNow(agentChanged(id));
+      return updated;
     },
 
     async agentsReap({ seenBefore, now }) {
       return ctx.tx(async (t) => {
         const agents = (await t.rows<AgentRow>(REAP_AGENTS_SQL, [seenBefore])).map(rowToAgent);
         if (agents.length === 0) return { agents, jobs: [] };
-        for (const a of agents) a.state = agentLost(a);
+        for (const a of agents) {
+          a.state = agentLost(a);
+          t.changes.agents.add(a.id);
+        }
         await t.rows(SET_STATES_SQL, [agents.map((a) => a.id), agents.map((a) => a.state)]);
         const jobs = await loseRunning(
           t,
@@ -195,6 +209,7 @@ export function createPgAgents(ctx: PgContext): AgentMethods {
           throw new ApiError('AGENT_NOT_FOUND', `no agent ${id}`, { details: { agentId: id } });
         const agent = rowToAgent(row);
         agent.state = revokeAgent(agent);
+        t.changes.agents.add(id);
         await t.rows(SET_STATES_SQL, [[id], [agent.state]]);
         return { agent, jobs: await loseRunning(t, [id], now, 'the agent was revoked') };
       });

@@ -9,6 +9,8 @@ import type {
   QueryResultRow,
 } from 'pg';
 import { JOB_COLUMNS, rowToStoredJob, type JobRow, type StoredJob } from '../shared/job-rows.js';
+import pg from 'pg';
+import { ChangeSet, encodeChanges } from './postgres-changes.js';
 import { PgClassRegistry } from './postgres-classes.js';
 import { batchUpdate, batchUpdateParams, type BatchUpdate } from './postgres-rows.js';
 
@@ -41,11 +43,36 @@ export class PgContext {
   readonly classes = new PgClassRegistry();
   private readonly names = new Map<string, string>();
 
-  /** `onError` hears errors of connections that die while checked out between statements. */
+  /**
+   * `onError` hears errors of connections that die while checked out between statements.
+   * `notify`: where this store announces its commits (null: it does not).
+   */
   constructor(
     readonly pool: Pool,
     private readonly onError: (err: Error) => void,
+    private readonly notify: { channel: string; origin: string } | null,
   ) {}
+
+  /**
+   * The statement that ends a transaction: COMMIT, preceded — in the same round trip, as
+   * one simple-protocol query — by one pg_notify describing all it changed. NOTIFY is
+   * delivered at commit and dropped on rollback, and one per transaction keeps its
+   * database-wide commit lock out of the per-job cost.
+   */
+  commitSql(changes: ChangeSet): string {
+    if (this.notify === null || changes.empty) return 'COMMIT';
+    const payload = encodeChanges(this.notify.origin, changes);
+    return `SELECT pg_notify(${pg.escapeLiteral(this.notify.channel)}, ${pg.escapeLiteral(payload)}); COMMIT`;
+  }
+
+  /** Announces a change made outside a transaction (one statement already committed). */
+  async notifyNow(changes: ChangeSet): Promise<void> {
+    if (this.notify === null || changes.empty) return;
+    await this.pool.query('SELECT pg_notify($1, $2)', [
+      this.notify.channel,
+      encodeChanges(this.notify.origin, changes),
+    ]);
+  }
 
   /** A named query: prepared once per connection, then only bound and executed. */
   config(text: string, values: unknown[]): QueryConfig {
@@ -110,7 +137,7 @@ export class PgContext {
         await client.query('BEGIN');
         const result = await fn(t);
         await t.flush();
-        await client.query('COMMIT');
+        await client.query(this.commitSql(t.changes));
         this.classes.commit(t.createdClasses);
         return result;
       } catch (err) {
@@ -165,6 +192,8 @@ export function jobNotFound(id: string): ApiError {
  */
 export class PgTx {
   readonly createdClasses = new Map<string, { id: number; json: string }>();
+  /** What this transaction changed, announced with its COMMIT. */
+  readonly changes = new ChangeSet();
   private readonly pending = new Map<number, { stored: StoredJob; keys: Set<string> }>();
   private readonly countDeltas = new Map<string, number>();
   private readonly updates = new Map<string, BatchUpdate>();
@@ -199,12 +228,19 @@ export class PgTx {
       this.pending.set(stored.seq, p);
     }
     for (const k of Object.keys(patch)) p.keys.add(k);
+    this.changes.job(next.id, before.state, next.state, stored.classId);
     if (next.state !== before.state) {
       this.count(before.queue, before.state, -1);
       this.count(next.queue, next.state, +1);
     }
     stored.job = next;
     return next;
+  }
+
+  /** A job inserted by this transaction: counted and announced. */
+  created(job: JobRecord, classId: number): void {
+    this.count(job.queue, job.state, +1);
+    this.changes.job(job.id, null, job.state, classId);
   }
 
   count(queue: string, state: JobState, d: number): void {

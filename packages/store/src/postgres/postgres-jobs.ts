@@ -35,6 +35,7 @@ export function createPgJobs(ctx: PgContext): JobMethods {
         const firstWithKey = new Map<string, number>();
         const rows: unknown[][] = [];
         const inserted: number[] = [];
+        const classOf = new Map<string, number>();
         for (let i = 0; i < jobs.length; i++) {
           const job = jobs[i]!;
           if (job.idempotencyKey !== null) {
@@ -42,6 +43,7 @@ export function createPgJobs(ctx: PgContext): JobMethods {
             firstWithKey.set(job.idempotencyKey, i);
           }
           const classId = await ctx.classes.idFor(t.client, job, t.createdClasses);
+          classOf.set(job.id, classId);
           // Kept as given: a claim hands this text to the agent without parse or stringify.
           rows.push(jobInsertParams(job, classId, JSON.stringify(job.payload)));
           inserted.push(i);
@@ -81,7 +83,7 @@ export function createPgJobs(ctx: PgContext): JobMethods {
             tags[1].push(v);
             tags[2].push(seq);
           }
-          t.count(job.queue, job.state, +1);
+          t.created(job, classOf.get(job.id)!);
           return { job, created: true };
         });
         if (tags[0].length > 0) await t.rows(INSERT_TAGS_SQL, tags);

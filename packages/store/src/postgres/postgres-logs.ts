@@ -46,6 +46,7 @@ export function createPgLogs(ctx: PgContext): Pick<Store, 'logsAppend' | 'logsRe
           }
           touched.set(chunk.jobId, stored);
           if (chunk.data === '') continue;
+          t.changes.logs.add(chunk.jobId);
           let data = chunk.data;
           if (capBytes <= 0) {
             stored.log.truncated = true;

@@ -1,6 +1,7 @@
 import type { JobState } from '@offload/protocol';
 import { zeroCounts } from '../shared/counts.js';
 import type { Store } from '../store.js';
+import { ChangeSet } from './postgres-changes.js';
 import type { PgContext } from './postgres-context.js';
 
 type QueueMethods = Pick<
@@ -62,6 +63,9 @@ export function createPgQueues(ctx: PgContext): QueueMethods {
           [name],
         );
       else await ctx.rows(ctx.pool, 'DELETE FROM queues WHERE name = $1', [name]);
+      const changed = new ChangeSet();
+      changed.queues = true;
+      await ctx.notifyNow(changed);
     },
 
     async pausedQueues() {

@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { Store } from '../store.js';
 import { createPgAgents } from './postgres-agents.js';
 import { createPgAttempts } from './postgres-attempts.js';
 import { createPgClaim } from './postgres-claim.js';
+import { ChangeFeed, channelFor } from './postgres-changes.js';
 import { PgContext, withConnectionState } from './postgres-context.js';
 import { createPgCredentials } from './postgres-credentials.js';
 import { createPgJobList } from './postgres-job-list.js';
@@ -31,6 +33,12 @@ export interface PostgresStoreOptions {
    * reports it. Without a listener, node-postgres would crash the process on it.
    */
   onError?: (err: Error) => void;
+  /**
+   * Announce every committed transaction (one NOTIFY each) so that other servers'
+   * subscribeChanges hear it (default true). Off only for a deployment known to have one
+   * server: NOTIFY serialises commits on a database-wide lock.
+   */
+  changeFeed?: boolean;
   /** Clock for the migrations' applied_at (default Date.now). */
   now?: () => number;
 }
@@ -69,14 +77,17 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   }
   const poolSize = options.poolSize ?? 10;
   const statementTimeoutMs = options.statementTimeoutMs ?? 30_000;
-  const pool = new pg.Pool({
+  const connection: pg.ClientConfig = {
     connectionString: options.url,
-    max: poolSize,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
     application_name: options.applicationName ?? 'offload',
     // Startup parameters: every connection is in the schema, with the timeout, from its
     // first statement — nothing to run (or forget) after checkout.
     options: `-c search_path=${schema}`,
+  };
+  const pool = new pg.Pool({
+    ...connection,
+    max: poolSize,
     ...(statementTimeoutMs > 0 ? { statement_timeout: statementTimeoutMs } : {}),
     types,
   });
@@ -98,19 +109,34 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       },
     );
   }
-  return createPostgresStore(pool, onError);
+  const origin = randomUUID();
+  const channel = channelFor(schema);
+  const feed = new ChangeFeed({
+    connection: { ...connection, application_name: `${connection.application_name}-listen` },
+    channel,
+    origin,
+    onError,
+  });
+  const notify = options.changeFeed === false ? null : { channel, origin };
+  return createPostgresStore(pool, onError, notify, feed);
 }
 
-function createPostgresStore(pool: pg.Pool, onError: (err: Error) => void): Store {
-  const ctx = new PgContext(pool, onError);
+function createPostgresStore(
+  pool: pg.Pool,
+  onError: (err: Error) => void,
+  notify: { channel: string; origin: string } | null,
+  feed: ChangeFeed,
+): Store {
+  const ctx = new PgContext(pool, onError, notify);
   let closed: Promise<void> | undefined;
   return withConnectionStates({
-    capabilities: Object.freeze({ multiServer: true }),
+    capabilities: Object.freeze({ multiServer: true, changeFeed: true }),
+    subscribeChanges: (listener) => feed.subscribe(listener),
     async ping() {
       await pool.query('SELECT 1');
     },
     async close() {
-      closed ??= pool.end();
+      closed ??= Promise.all([feed.close(), pool.end()]).then(() => undefined);
       await closed;
     },
     ...createPgJobs(ctx),
@@ -125,12 +151,15 @@ function createPostgresStore(pool: pg.Pool, onError: (err: Error) => void): Stor
   });
 }
 
+/** Methods that return at once rather than a promise: not wrapped. */
+const SYNC_METHODS = new Set<string>(['subscribeChanges']);
+
 /** Every method's failures pass through withConnectionState (one wrapper, not one per call site). */
 function withConnectionStates(store: Store): Store {
   const wrapped: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(store)) {
     wrapped[key] =
-      typeof value === 'function'
+      typeof value === 'function' && !SYNC_METHODS.has(key)
         ? async (...args: unknown[]): Promise<unknown> => {
             try {
               return await (value as (...a: unknown[]) => Promise<unknown>)(...args);

@@ -75,7 +75,9 @@ function createSqliteStore(db: Database.Database): Store {
   const ctx = new SqliteContext(db);
   let closed = false;
   return {
-    capabilities: Object.freeze({ multiServer: false }),
+    capabilities: Object.freeze({ multiServer: false, changeFeed: false }),
+    // One server per file: nobody else commits changes to tell about.
+    subscribeChanges: () => () => undefined,
     async ping() {
       ctx.stmt('SELECT 1').get();
     },

@@ -1,0 +1,165 @@
+import { openPostgresStore, type Store, type StoreChanges } from '@offload/store';
+import {
+  classesFor,
+  classIdOf,
+  describeWithPostgres,
+  dropSchema,
+  freshSchemaName,
+  makeAgent,
+  makeJob,
+  postgresTestEnv,
+  queryTestDatabase,
+  submit,
+  T0,
+} from '@offload/store/testing';
+import { afterEach, beforeEach, expect, it, vi } from 'vitest';
+
+const env = await postgresTestEnv();
+
+/**
+ * The change feed: what one server commits reaches the other servers' subscribers, one
+ * delivery per transaction, never the committing server's own.
+ */
+describeWithPostgres(env, 'postgres store: change feed (LISTEN/NOTIFY)', () => {
+  let schema: string;
+  let a: Store;
+  let b: Store;
+  let heard: StoreChanges[];
+  let own: StoreChanges[];
+
+  beforeEach(async () => {
+    schema = freshSchemaName();
+    a = await openPostgresStore({ url: env.url, schema, poolSize: 2 });
+    b = await openPostgresStore({
+      url: env.url,
+      schema,
+      poolSize: 2,
+      applicationName: `offload-test-${schema}`,
+    });
+    heard = [];
+    own = [];
+    b.subscribeChanges((c) => heard.push(c));
+    a.subscribeChanges((c) => own.push(c));
+    // The feed says resync once it listens: from then on nothing is missed.
+    for (const log of [heard, own]) {
+      await vi.waitFor(() => expect(log).toEqual([expect.objectContaining({ resync: true })]), {
+        timeout: 5_000,
+      });
+      log.length = 0;
+    }
+  });
+
+  afterEach(async () => {
+    await a.close();
+    await b.close();
+    await dropSchema(env.url, schema);
+  });
+
+  /** Waits until `n` deliveries arrived, and checks that no more follow a marker. */
+  const deliveries = async (n: number): Promise<StoreChanges[]> => {
+    await a.queueSetPaused({ name: 'marker', paused: false });
+    await vi.waitFor(() => expect(heard.length).toBe(n + 1), { timeout: 5_000 });
+    const got = heard.splice(0);
+    expect(got.pop()).toMatchObject({ queues: true, jobs: [] });
+    return got;
+  };
+
+  it('announces a submit batch once, with the classes that gained queued jobs', async () => {
+    const now = makeJob();
+    const later = makeJob({ delaySec: 60 });
+    await submit(a, now, later);
+    const [c] = await deliveries(1);
+    expect(c).toEqual({
+      queuedClasses: [await classIdOf(a, now)],
+      jobs: [
+        { id: now.id, from: null, to: 'queued' },
+        { id: later.id, from: null, to: 'scheduled' },
+      ],
+      logs: [],
+      agents: [],
+      queues: false,
+      resync: false,
+    });
+    expect(own).toEqual([]); // never the store's own commits
+  });
+
+  it('announces a claim and a completion of several jobs as one delivery each', async () => {
+    const jobs = [makeJob(), makeJob(), makeJob()];
+    await submit(a, ...jobs);
+    const agent = makeAgent();
+    const claimed = await a.jobsClaim({
+      agent,
+      max: 10,
+      classes: await classesFor(a, agent),
+      now: T0,
+    });
+    await a.logsAppend({
+      agentId: agent.id,
+      chunks: [
+        { jobId: jobs[0]!.id, leaseId: claimed[0]!.job.leaseId!, stream: 'stdout', data: 'hi' },
+      ],
+      capBytes: 1_000,
+      now: T0,
+    });
+    await a.jobsComplete({
+      agentId: agent.id,
+      reports: claimed.map((c) => ({
+        jobId: c.job.id,
+        leaseId: c.job.leaseId!,
+        outcome: 'succeeded' as const,
+      })),
+      now: T0 + 1,
+    });
+    const [submitted, claim, logs, complete] = await deliveries(4);
+    expect(submitted!.jobs).toHaveLength(3);
+    expect(claim!.jobs).toEqual(jobs.map((j) => ({ id: j.id, from: 'queued', to: 'running' })));
+    expect(claim!.queuedClasses).toEqual([]);
+    expect(logs).toMatchObject({ logs: [jobs[0]!.id], jobs: [] });
+    expect(complete!.jobs).toEqual(
+      jobs.map((j) => ({ id: j.id, from: 'running', to: 'succeeded' })),
+    );
+  });
+
+  it('announces agent state changes and pause flags, but not heartbeats', async () => {
+    const agent = makeAgent();
+    await a.agentUpsert({ agent });
+    await a.agentUpdate({ id: agent.id, lastSeenAt: T0 + 5 });
+    await a.agentUpdate({ id: agent.id, state: 'draining' });
+    await a.agentRevoke({ id: agent.id, now: T0 + 6 });
+    await a.queueSetPaused({ name: 'render', paused: true });
+    const got = await deliveries(4);
+    expect(got.map((c) => c.agents)).toEqual([[agent.id], [agent.id], [agent.id], []]);
+    expect(got[3]).toMatchObject({ queues: true });
+  });
+
+  it('degrades a batch too large for one notification to the classes and a resync', async () => {
+    const jobs = Array.from({ length: 400 }, () => makeJob());
+    await submit(a, ...jobs);
+    const [c] = await deliveries(1);
+    expect(c).toMatchObject({
+      resync: true,
+      jobs: [],
+      queuedClasses: [await classIdOf(a, jobs[0]!)],
+    });
+  });
+
+  it('reconnects a lost listening connection and says resync', async () => {
+    const killed = await queryTestDatabase(
+      env.url,
+      'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1',
+      [`offload-test-${schema}-listen`],
+    );
+    expect(killed.rowCount).toBe(1);
+    await vi.waitFor(
+      () => expect(heard).toContainEqual(expect.objectContaining({ resync: true })),
+      {
+        timeout: 5_000,
+      },
+    );
+    heard.length = 0;
+    const job = makeJob();
+    await submit(a, job);
+    const [c] = await deliveries(1);
+    expect(c!.jobs).toEqual([{ id: job.id, from: null, to: 'queued' }]);
+  });
+});
