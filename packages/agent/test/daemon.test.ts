@@ -204,6 +204,40 @@ describe.skipIf(!HAS_PROC)('agent daemon (in-process, real server)', () => {
     expect((await server.wait(job.id)).state).toBe('succeeded');
   });
 
+  it('with a long lease, a resume and a freed CPU reach the parked agent at once', async () => {
+    // Heartbeats every 20 s and long polls of up to 30 s: without a wake-up from the server,
+    // each step below would wait that long, beyond the 8 s allowed.
+    const slow = await startDaemonTestServer(60_000);
+    try {
+      const agent = createAgent({
+        servers: [slow.url],
+        joinToken: await slow.joinToken(),
+        name: `slow-${box.token}`,
+        stateDir: join(box.root, 'slow-state'),
+        maxJobs: 4,
+        resources: { cpu: 2, gpus: [] },
+        log: () => undefined,
+      });
+      agents.push(agent);
+      await agent.start();
+      expect(await slow.post(`/api/v1/agents/${agent.id}/drain`)).toBe(200);
+      const first = await slow.submit(cmd('sleep 0.5', { requires: { cpu: 1 } }));
+      const second = await slow.submit(cmd('sleep 30', { requires: { cpu: 1 } }));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await slow.post(`/api/v1/agents/${agent.id}/resume`)).toBe(200);
+      await slow.waitState(first.id, 'running', 8_000);
+      // Both CPUs taken, two job slots free: the agent parks a sync for 2 more jobs.
+      const third = await slow.submit(cmd('true', { requires: { cpu: 1 } }));
+      expect((await slow.wait(first.id, 8)).state).toBe('succeeded');
+      expect((await slow.wait(third.id, 8)).state).toBe('succeeded');
+      await slow.cancel(second.id);
+      expect((await slow.wait(second.id, 8)).state).toBe('canceled');
+    } finally {
+      await Promise.all(agents.splice(0).map((a) => a.stop({ drainMs: 0 })));
+      await slow.close();
+    }
+  });
+
   it('takes no work while the CPU load guard says the machine is busy', async () => {
     let busy = true;
     await startAgent({

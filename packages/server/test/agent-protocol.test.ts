@@ -147,6 +147,40 @@ describe('sync', () => {
     expect((await pending).jobs).toHaveLength(0);
   });
 
+  it("a draining agent's long poll parks, gets nothing, and is released by a resume", async () => {
+    const agent = await t.registerAgent({ capabilities: ['task:x'] });
+    expect((await t.request('POST', `/api/v1/agents/${agent.id}/drain`)).status).toBe(200);
+    await t.submit({ task: 'x' });
+    const pending = agent.sync({ max: 5, waitMs: 4_000 });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(t.app.offload.dispatcher.parkedCount).toBe(1);
+    expect((await t.request('POST', `/api/v1/agents/${agent.id}/resume`)).status).toBe(200);
+    const res = await pending;
+    expect(res).toMatchObject({ jobs: [], drain: false });
+    expect((await agent.sync({ max: 5, waitMs: 0 })).jobs).toHaveLength(1);
+  });
+
+  it("the end of an agent's own job releases its parked claim to take work that now fits", async () => {
+    const agent = await t.registerAgent({
+      capabilities: ['task:x'],
+      resources: { cpu: 1, memoryMb: 1024, gpus: [] },
+      maxJobs: 4,
+    });
+    const first = await t.submit({ task: 'x', requires: { cpu: 1 } });
+    const second = await t.submit({ task: 'x', requires: { cpu: 1 } });
+    const [claimed] = (await agent.sync({ max: 4, waitMs: 0 })).jobs;
+    expect(claimed?.id).toBe(first.id);
+    // The CPU is taken: this claim parks although the second job is queued.
+    const pending = agent.sync({ max: 3, waitMs: 4_000 });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(t.app.offload.dispatcher.parkedCount).toBe(1);
+    await agent.sync({
+      max: 0,
+      completions: [{ jobId: first.id, leaseId: claimed!.leaseId, outcome: 'succeeded' }],
+    });
+    expect((await pending).jobs.map((j) => j.id)).toEqual([second.id]);
+  });
+
   it('fences completions by lease: a stale one is refused and changes nothing', async () => {
     const a = await t.registerAgent({ capabilities: ['task:x'] });
     const b = await t.registerAgent({ capabilities: ['task:x'] });

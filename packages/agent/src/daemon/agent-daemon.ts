@@ -561,6 +561,14 @@ export function createAgent(options: AgentOptions): Agent {
       try {
         const max = freeSlots();
         const pending = pendingCompletions().length;
+        const room = pool && !fatalSent && (!guard || guard.mayTakeWork()) ? pool.free().jobs : 0;
+        if (max === 0 && pending === 0 && draining && room > 0) {
+          // Drained by an operator: the server parks this sync without handing out work, and a
+          // resume releases it at once (a heartbeat would bring the news only after up to
+          // heartbeatIntervalMs).
+          await syncOnce(room, waitMs);
+          continue;
+        }
         if (max === 0 && pending === 0) {
           // Full (or draining): wait for a job to end; heartbeats carry cancels meanwhile.
           let waitTimer: NodeJS.Timeout | undefined;

@@ -163,7 +163,9 @@ export function agentProtocolRoutes(app: App, s: Services): void {
       const acks = body.completions?.length ? await s.jobs.complete(agent, body.completions) : [];
       let cancel = await s.store.leasesToCancel({ agentId: agent.id });
       let claimed: ClaimedAttempt[] = [];
-      if (cancel.length === 0 && agent.state === 'online' && body.max > 0) {
+      // A draining agent parks too (it is handed nothing) so that a resume releases it at once.
+      const parks = agent.state === 'online' || agent.state === 'draining';
+      if (cancel.length === 0 && parks && body.max > 0) {
         const waitMs = Math.min(
           body.waitMs,
           s.config.maxClaimWaitMs,

@@ -126,15 +126,21 @@ export class Dispatcher {
     else if (this.paused.delete(queue)) this.wakeAll();
   }
 
-  /** Jobs changed state (any source): track reservations, and wake agents for newly queued work. */
+  /**
+   * Jobs changed state (any source): track reservations, wake agents for newly queued work, and
+   * wake an agent whose own job ended: its parked claim may now fit work it could not before
+   * (a long poll that asked for 2 jobs while its CPUs were taken would otherwise sleep out its
+   * wait with fitting work queued).
+   */
   jobsChanged(jobs: readonly JobRecord[]): void {
     let queued: JobClass[] | null = null;
+    let freed: Set<string> | null = null;
     for (const job of jobs) {
       if (job.agentId !== null) {
         const entry = this.agents.get(job.agentId);
         if (entry) {
           if (job.state === 'running') entry.running.set(job.id, reservationOf(job));
-          else entry.running.delete(job.id);
+          else if (entry.running.delete(job.id)) (freed ??= new Set()).add(job.agentId);
         }
       }
       if (job.state === 'queued')
@@ -146,6 +152,8 @@ export class Dispatcher {
         });
     }
     if (queued) this.wake(queued);
+    if (freed && this.parked.size > 0)
+      for (const p of this.parked) if (freed.has(p.agentId)) p.release('work');
   }
 
   /** New jobs may have created requirement classes. */
@@ -155,8 +163,9 @@ export class Dispatcher {
 
   /**
    * Claims up to `max` jobs for the agent, waiting up to `waitMs` (wall time) for work.
-   * Returns early with no jobs when poked (a cancel or drain for this agent) so the caller
-   * can deliver the command.
+   * Returns early with no jobs when poked (a cancel, drain or resume for this agent) so the
+   * caller can deliver the command. A draining agent claims nothing but parks all the same,
+   * so a resume reaches it at once.
    */
   async claim(
     agent: AgentRecord,
@@ -245,6 +254,7 @@ export class Dispatcher {
     for (const p of this.parked) {
       const entry = this.agents.get(p.agentId);
       if (!entry) continue;
+      if (entry.agent.state !== 'online') continue;
       for (const c of distinct.values()) {
         if (agentAccepts(entry.agent, c)) {
           p.release('work');
