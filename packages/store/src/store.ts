@@ -19,9 +19,10 @@ export interface Store {
   /**
    * Changes committed by the other servers sharing this store (capabilities.changeFeed),
    * for the dispatcher's wake-ups and the event hub; never this process's own, which it
-   * knows already. One delivery per committed transaction (a batch), not per job.
+   * knows already. One delivery per committed transaction (a batch), not per job — a
+   * few for a batch too large for one notification.
    * `resync` means some may have been missed — it comes once the feed starts listening,
-   * after it reconnects, and for a batch too large to describe: reload what is cached,
+   * after it reconnects, and for a batch of thousands of jobs: reload what is cached,
    * re-check what is awaited. Returns the unsubscribe.
    * A store without a feed never calls the listener.
    */

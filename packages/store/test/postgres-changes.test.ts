@@ -12,7 +12,8 @@ import {
   submit,
   T0,
 } from '@offload/store/testing';
-import { afterEach, beforeEach, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ChangeSet, decodeChanges, encodeChanges } from '../src/postgres/postgres-changes.js';
 
 const env = await postgresTestEnv();
 
@@ -132,15 +133,16 @@ describeWithPostgres(env, 'postgres store: change feed (LISTEN/NOTIFY)', () => {
     expect(got[3]).toMatchObject({ queues: true });
   });
 
-  it('degrades a batch too large for one notification to the classes and a resync', async () => {
+  it('splits a batch too large for one notification', async () => {
     const jobs = Array.from({ length: 400 }, () => makeJob());
     await submit(a, ...jobs);
-    const [c] = await deliveries(1);
-    expect(c).toMatchObject({
-      resync: true,
-      jobs: [],
-      queuedClasses: [await classIdOf(a, jobs[0]!)],
-    });
+    await a.queueSetPaused({ name: 'marker', paused: false });
+    await vi.waitFor(() => expect(heard.at(-1)?.queues).toBe(true), { timeout: 5_000 });
+    const chunks = heard.splice(0, heard.length - 1);
+    expect(chunks.length).toBeGreaterThan(1);
+    expect(chunks.some((c) => c.resync)).toBe(false);
+    expect(chunks.flatMap((c) => c.jobs.map((j) => j.id))).toEqual(jobs.map((j) => j.id));
+    expect(chunks[0]!.queuedClasses).toEqual([await classIdOf(a, jobs[0]!)]);
   });
 
   it('reconnects a lost listening connection and says resync', async () => {
@@ -161,5 +163,38 @@ describeWithPostgres(env, 'postgres store: change feed (LISTEN/NOTIFY)', () => {
     await submit(a, job);
     const [c] = await deliveries(1);
     expect(c!.jobs).toEqual([{ id: job.id, from: null, to: 'queued' }]);
+  });
+});
+
+describe('change payloads', () => {
+  const changes = (n: number): ChangeSet => {
+    const c = new ChangeSet();
+    for (let i = 0; i < n; i++) c.job(`job-${i}-${'x'.repeat(30)}`, 'queued', 'running', 1);
+    return c;
+  };
+
+  it('fit in PostgreSQL’s 8,000 bytes, chunked, and round-trip', () => {
+    const texts = encodeChanges('me', changes(500));
+    expect(texts.length).toBeGreaterThan(1);
+    for (const t of texts) expect(Buffer.byteLength(t)).toBeLessThan(8_000);
+    const decoded = texts.map((t) => decodeChanges(t)!);
+    expect(decoded.every((d) => d.origin === 'me')).toBe(true);
+    expect(decoded.flatMap((d) => d.changes.jobs)).toHaveLength(500);
+    expect(decoded[0]!.changes.queuedClasses).toEqual([]);
+  });
+
+  it('degrade to the classes and resync past 64 notifications', () => {
+    const c = changes(20_000);
+    c.queuedClasses.add(7);
+    const texts = encodeChanges('me', c);
+    expect(texts).toHaveLength(1);
+    expect(decodeChanges(texts[0]!)!.changes).toEqual({
+      queuedClasses: [7],
+      jobs: [],
+      logs: [],
+      agents: [],
+      queues: false,
+      resync: true,
+    });
   });
 });

@@ -43,23 +43,49 @@ interface Payload {
   r?: 1;
 }
 
-/** Under PostgreSQL's 8,000-byte limit, with room for the escaping of the literal. */
+/** Below PostgreSQL's 8,000-byte limit, with room for the keys a chunk adds. */
 const MAX_PAYLOAD_BYTES = 7_000;
+/**
+ * Notifications one transaction may send (~100 jobs each). A larger batch is sent
+ * coarse. Several notifications in one transaction cost one turn of the database-wide
+ * notify lock at commit, like one: the lock is per transaction, not per notification.
+ */
+const MAX_PAYLOADS = 64;
 
-export function encodeChanges(origin: string, c: ChangeSet): string {
-  const p: Payload = { o: origin };
-  if (c.queuedClasses.size > 0) p.q = [...c.queuedClasses];
-  if (c.jobs.size > 0) p.j = [...c.jobs].map(([id, s]) => [id, s.from, s.to]);
-  if (c.logs.size > 0) p.l = [...c.logs];
-  if (c.agents.size > 0) p.a = [...c.agents];
-  if (c.queues) p.p = 1;
-  const text = JSON.stringify(p);
-  if (Buffer.byteLength(text) <= MAX_PAYLOAD_BYTES) return text;
-  // Too big for one notification (a large batch): say which classes gained work — what
-  // wakes agents — and that the rest must be re-read.
+/**
+ * The payloads of one transaction's notifications: usually one; a batch too large for
+ * 8,000 bytes is split into chunks of jobs (and log job ids), the first carrying the
+ * classes, agents and pause flag. Past MAX_PAYLOADS, one coarse payload: the classes that
+ * gained work — what wakes agents — and `resync` for the rest.
+ */
+export function encodeChanges(origin: string, c: ChangeSet): string[] {
+  const first: Payload = { o: origin };
+  if (c.queuedClasses.size > 0) first.q = [...c.queuedClasses];
+  if (c.agents.size > 0) first.a = [...c.agents];
+  if (c.queues) first.p = 1;
+  const chunks: Payload[] = [first];
+  let current = first;
+  let size = Buffer.byteLength(JSON.stringify(first));
+  const room = (bytes: number): Payload => {
+    if (size + bytes > MAX_PAYLOAD_BYTES) {
+      current = { o: origin };
+      chunks.push(current);
+      size = Buffer.byteLength(JSON.stringify(current));
+    }
+    size += bytes + 1; // and a comma
+    return current;
+  };
+  for (const [id, s] of c.jobs) {
+    const entry: [string, JobState | null, JobState] = [id, s.from, s.to];
+    (room(Buffer.byteLength(JSON.stringify(entry))).j ??= []).push(entry);
+  }
+  for (const id of c.logs) (room(Buffer.byteLength(JSON.stringify(id))).l ??= []).push(id);
+  const texts = chunks.map((p) => JSON.stringify(p));
+  if (texts.length <= MAX_PAYLOADS && texts.every((t) => Buffer.byteLength(t) < 7_900))
+    return texts;
   const coarse: Payload = { o: origin, r: 1 };
-  if (p.q !== undefined) coarse.q = p.q.slice(0, 500);
-  return JSON.stringify(coarse);
+  if (first.q !== undefined) coarse.q = first.q.slice(0, 500);
+  return [JSON.stringify(coarse)];
 }
 
 export function decodeChanges(text: string): { origin: string; changes: StoreChanges } | null {

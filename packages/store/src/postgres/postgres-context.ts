@@ -1,15 +1,20 @@
 import { applyPatch, type JobPatch, type JobRecord } from '@offload/core';
 import { ApiError, type JobState } from '@offload/protocol';
-import type {
-  ClientBase,
-  Pool,
-  PoolClient,
-  QueryArrayConfig,
-  QueryConfig,
-  QueryResultRow,
+import pg, {
+  type ClientBase,
+  type Pool,
+  type PoolClient,
+  type QueryArrayConfig,
+  type QueryConfig,
+  type QueryResultRow,
 } from 'pg';
-import { JOB_COLUMNS, rowToStoredJob, type JobRow, type StoredJob } from '../shared/job-rows.js';
-import pg from 'pg';
+import {
+  JOB_COLUMNS,
+  rowClassId,
+  rowToStoredJob,
+  type JobRow,
+  type StoredJob,
+} from '../shared/job-rows.js';
 import { ChangeSet, encodeChanges } from './postgres-changes.js';
 import { PgClassRegistry } from './postgres-classes.js';
 import { batchUpdate, batchUpdateParams, type BatchUpdate } from './postgres-rows.js';
@@ -55,23 +60,30 @@ export class PgContext {
 
   /**
    * The statement that ends a transaction: COMMIT, preceded — in the same round trip, as
-   * one simple-protocol query — by one pg_notify describing all it changed. NOTIFY is
-   * delivered at commit and dropped on rollback, and one per transaction keeps its
-   * database-wide commit lock out of the per-job cost.
+   * one simple-protocol query — by the notification describing all it changed (one; a
+   * few for a batch over 8,000 bytes). NOTIFY is delivered at commit and dropped on
+   * rollback; per transaction, not per job, it keeps the database-wide notify lock taken
+   * at commit out of the per-job cost.
    */
   commitSql(changes: ChangeSet): string {
     if (this.notify === null || changes.empty) return 'COMMIT';
-    const payload = encodeChanges(this.notify.origin, changes);
-    return `SELECT pg_notify(${pg.escapeLiteral(this.notify.channel)}, ${pg.escapeLiteral(payload)}); COMMIT`;
+    return `${this.notifySql(changes)}; COMMIT`;
   }
 
   /** Announces a change made outside a transaction (one statement already committed). */
   async notifyNow(changes: ChangeSet): Promise<void> {
     if (this.notify === null || changes.empty) return;
-    await this.pool.query('SELECT pg_notify($1, $2)', [
-      this.notify.channel,
-      encodeChanges(this.notify.origin, changes),
-    ]);
+    await this.pool.query(this.notifySql(changes));
+  }
+
+  /** `SELECT pg_notify(channel, payload), ...` as literal SQL (for the simple protocol). */
+  private notifySql(changes: ChangeSet): string {
+    const { channel, origin } = this.notify!;
+    const ch = pg.escapeLiteral(channel);
+    const calls = encodeChanges(origin, changes).map(
+      (payload) => `pg_notify(${ch}, ${pg.escapeLiteral(payload)})`,
+    );
+    return `SELECT ${calls.join(', ')}`;
   }
 
   /** A named query: prepared once per connection, then only bound and executed. */
@@ -106,10 +118,7 @@ export class PgContext {
     const res = await q.query(this.arrayConfig(sql, values));
     const rows = res.rows as JobRow[];
     if (rows.length === 0) return [];
-    await this.classes.ensure(
-      q,
-      rows.map((r) => r[5]),
-    );
+    await this.classes.ensure(q, rows.map(rowClassId));
     return rows.map((r) => rowToStoredJob(r, (id) => this.classes.get(id)));
   }
 

@@ -102,11 +102,12 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     }
   } catch (err) {
     await pool.end().catch(() => undefined);
+    // A refused connection to a name with several addresses is an AggregateError with an
+    // empty message: its code says it.
+    const e = err as Error & { code?: string };
     throw new Error(
-      `could not open the PostgreSQL store (schema "${schema}"): ${String((err as Error).message ?? err)}`,
-      {
-        cause: err,
-      },
+      `could not open the PostgreSQL store (schema "${schema}"): ${e.message || e.code || String(err)}`,
+      { cause: err },
     );
   }
   const origin = randomUUID();

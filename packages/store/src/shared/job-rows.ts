@@ -93,6 +93,11 @@ export type JobRow = [
   log_truncated: number,
 ];
 
+/** The class id of a raw row (to load unknown classes before mapping the rows). */
+export function rowClassId(row: JobRow): number {
+  return row[C.class_id];
+}
+
 /** A job as loaded inside a transaction: the record plus the row facts the store needs. */
 export interface StoredJob {
   seq: number;
