@@ -206,6 +206,17 @@ export async function seedJobs(f: Fleet): Promise<{ running: Job }> {
     delaySec: 600,
   });
   await f.off.cancel(stale.id);
+  await Promise.all([
+    f.off.keys.create({ kind: 'api-key', name: 'grafana', scopes: ['read'] }),
+    f.off.keys.create({
+      kind: 'api-key',
+      name: 'render-farm',
+      scopes: ['read', 'submit', 'shell', 'cancel'],
+      queues: ['render'],
+      capabilities: ['gpu', 'blender'],
+    }),
+    f.off.keys.create({ kind: 'join-token', name: 'new-workstations', ttlSec: 86_400 }),
+  ]);
   await untilState(f.off, running.id, 'running');
   return { running };
 }

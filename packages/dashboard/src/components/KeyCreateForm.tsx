@@ -19,6 +19,8 @@ export function KeyCreateForm({ onCreated }: { onCreated: () => void }) {
   const [name, setName] = useState('');
   const [scopes, setScopes] = useState<Scope[]>(['read']);
   const [ttl, setTtl] = useState('');
+  const [queues, setQueues] = useState('');
+  const [capabilities, setCapabilities] = useState('');
   const [singleUse, setSingleUse] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
@@ -34,6 +36,9 @@ export function KeyCreateForm({ onCreated }: { onCreated: () => void }) {
         kind,
         name: name.trim(),
         ...(kind === 'api-key' ? { scopes } : { singleUse }),
+        ...(kind === 'api-key' && list(queues).length > 0 && { queues: list(queues) }),
+        ...(kind === 'api-key' &&
+          list(capabilities).length > 0 && { capabilities: list(capabilities) }),
         ...(ttlSec !== undefined && { ttlSec }),
       });
       setCreated(k);
@@ -127,6 +132,30 @@ export function KeyCreateForm({ onCreated }: { onCreated: () => void }) {
             Single use
           </label>
         )}
+        {kind === 'api-key' && (
+          <>
+            <div className="field">
+              <label htmlFor="key-queues">Only these queues (optional, comma-separated)</label>
+              <input
+                id="key-queues"
+                value={queues}
+                onChange={(e) => setQueues(e.target.value)}
+                placeholder="render, ingest"
+              />
+            </div>
+            <div className="field">
+              <label htmlFor="key-caps">
+                Only these capabilities (optional; llm:* matches a prefix)
+              </label>
+              <input
+                id="key-caps"
+                value={capabilities}
+                onChange={(e) => setCapabilities(e.target.value)}
+                placeholder="gpu, llm:*"
+              />
+            </div>
+          </>
+        )}
         <div className="field">
           <label htmlFor="key-ttl">Expires after (hours, optional)</label>
           <input
@@ -154,4 +183,12 @@ export function KeyCreateForm({ onCreated }: { onCreated: () => void }) {
       </form>
     </section>
   );
+}
+
+/** "a, b,,c " → ["a", "b", "c"] */
+function list(text: string): string[] {
+  return text
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
 }

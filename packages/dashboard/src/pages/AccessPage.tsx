@@ -103,15 +103,7 @@ function KeyTable({
                   </td>
                   <td>
                     {k.kind === 'join-token' ? (
-                      k.singleUse ? (
-                        k.lastUsedAt ? (
-                          'single use, used'
-                        ) : (
-                          'single use'
-                        )
-                      ) : (
-                        'reusable'
-                      )
+                      joinTokenUse(k)
                     ) : (
                       <span className="tags">
                         {(k.scopes ?? []).map((s) => (
@@ -120,6 +112,12 @@ function KeyTable({
                           </span>
                         ))}
                       </span>
+                    )}
+                    {k.queues && k.queues.length > 0 && (
+                      <div className="muted small">queues: {k.queues.join(', ')}</div>
+                    )}
+                    {k.capabilities && k.capabilities.length > 0 && (
+                      <div className="muted small">capabilities: {k.capabilities.join(', ')}</div>
                     )}
                   </td>
                   <td className="hide-sm">
@@ -133,6 +131,10 @@ function KeyTable({
                       <span className="badge state-canceled">revoked</span>
                     ) : k.expiresAt && Date.parse(k.expiresAt) < Date.now() ? (
                       <span className="badge state-expired">expired</span>
+                    ) : k.kind === 'join-token' && k.singleUse && k.lastUsedAt ? (
+                      <span className="badge state-canceled" title="a single-use token, used">
+                        used
+                      </span>
                     ) : (
                       <span
                         className="badge state-succeeded"
@@ -162,4 +164,8 @@ function KeyTable({
       )}
     </section>
   );
+}
+
+function joinTokenUse(k: Key): string {
+  return k.singleUse ? 'single use' : 'reusable';
 }
