@@ -28,6 +28,15 @@ export interface Store {
    */
   subscribeChanges(listener: (changes: StoreChanges) => void): () => void;
 
+  /**
+   * Campaigns to be the one server that runs periodic maintenance (lease reaping, due-time
+   * sweeps, retention) among those sharing this store: `onChange(true)` when this process
+   * becomes the leader, `onChange(false)` when it stops being it (its database session
+   * was lost). A store that serves one server makes it the leader at once. The returned
+   * function stops campaigning, stepping down first. close() stops every campaign.
+   */
+  campaign(onChange: (leader: boolean) => void): () => Promise<void>;
+
   // ---- jobs -------------------------------------------------------------------------
 
   /**

@@ -6,6 +6,7 @@ import { createPgAttempts } from './postgres-attempts.js';
 import { createPgClaim } from './postgres-claim.js';
 import { ChangeFeed, channelFor } from './postgres-changes.js';
 import { PgContext, withConnectionState } from './postgres-context.js';
+import { Campaign } from './postgres-leader.js';
 import { createPgCredentials } from './postgres-credentials.js';
 import { createPgJobList } from './postgres-job-list.js';
 import { createPgJobs } from './postgres-jobs.js';
@@ -39,6 +40,8 @@ export interface PostgresStoreOptions {
    * server: NOTIFY serialises commits on a database-wide lock.
    */
   changeFeed?: boolean;
+  /** How often a campaign for maintenance leadership tries for it, or checks it still holds it (ms, default 2 000). */
+  leaderIntervalMs?: number;
   /** Clock for the migrations' applied_at (default Date.now). */
   now?: () => number;
 }
@@ -119,7 +122,17 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     onError,
   });
   const notify = options.changeFeed === false ? null : { channel, origin };
-  return createPostgresStore(pool, onError, notify, feed);
+  const campaign = (onChange: (leader: boolean) => void): Campaign =>
+    new Campaign(
+      {
+        connection: { ...connection, application_name: `${connection.application_name}-leader` },
+        name: schema,
+        intervalMs: options.leaderIntervalMs ?? 2_000,
+        onError,
+      },
+      onChange,
+    );
+  return createPostgresStore(pool, onError, notify, feed, campaign);
 }
 
 function createPostgresStore(
@@ -127,17 +140,32 @@ function createPostgresStore(
   onError: (err: Error) => void,
   notify: { channel: string; origin: string } | null,
   feed: ChangeFeed,
+  newCampaign: (onChange: (leader: boolean) => void) => Campaign,
 ): Store {
   const ctx = new PgContext(pool, onError, notify);
+  const campaigns = new Set<Campaign>();
   let closed: Promise<void> | undefined;
   return withConnectionStates({
     capabilities: Object.freeze({ multiServer: true, changeFeed: true }),
     subscribeChanges: (listener) => feed.subscribe(listener),
+    campaign(onChange) {
+      const c = newCampaign(onChange);
+      campaigns.add(c);
+      c.start();
+      return async () => {
+        campaigns.delete(c);
+        await c.stop();
+      };
+    },
     async ping() {
       await pool.query('SELECT 1');
     },
     async close() {
-      closed ??= Promise.all([feed.close(), pool.end()]).then(() => undefined);
+      closed ??= Promise.all([
+        feed.close(),
+        ...[...campaigns].map((c) => c.stop()),
+        pool.end(),
+      ]).then(() => undefined);
       await closed;
     },
     ...createPgJobs(ctx),
@@ -153,7 +181,7 @@ function createPostgresStore(
 }
 
 /** Methods that return at once rather than a promise: not wrapped. */
-const SYNC_METHODS = new Set<string>(['subscribeChanges']);
+const SYNC_METHODS = new Set<string>(['subscribeChanges', 'campaign']);
 
 /** Every method's failures pass through withConnectionState (one wrapper, not one per call site). */
 function withConnectionStates(store: Store): Store {

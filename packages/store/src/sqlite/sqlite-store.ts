@@ -78,6 +78,21 @@ function createSqliteStore(db: Database.Database): Store {
     capabilities: Object.freeze({ multiServer: false, changeFeed: false }),
     // One server per file: nobody else commits changes to tell about.
     subscribeChanges: () => () => undefined,
+    // One server per file: it leads, from the next microtask until it stops.
+    campaign(onChange) {
+      let leading = false;
+      let stopped = false;
+      queueMicrotask(() => {
+        if (stopped) return;
+        leading = true;
+        onChange(true);
+      });
+      return async () => {
+        stopped = true;
+        if (leading) onChange(false);
+        leading = false;
+      };
+    },
     async ping() {
       ctx.stmt('SELECT 1').get();
     },
