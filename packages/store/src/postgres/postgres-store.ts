@@ -84,8 +84,8 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     connectionString: options.url,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
     application_name: options.applicationName ?? 'offload',
-    // Startup parameters: every connection is in the schema, with the timeout, from its
-    // first statement — nothing to run (or forget) after checkout.
+    // A startup parameter: every connection is in the schema from its first statement —
+    // nothing to run (or forget) after checkout. (statement_timeout, below, is one too.)
     options: `-c search_path=${schema}`,
   };
   const pool = new pg.Pool({
