@@ -86,14 +86,16 @@ export function OverviewPage() {
               title="Throughput (jobs per minute)"
               times={times}
               format={(n) => num(n)}
-              series={[
-                { name: 'started', className: 'chart-a', values: minutes.map((m) => m.started) },
+              bars={[
                 {
                   name: 'succeeded',
                   className: 'chart-b',
                   values: minutes.map((m) => m.succeeded),
                 },
                 { name: 'failed', className: 'chart-c', values: minutes.map((m) => m.failed) },
+              ]}
+              series={[
+                { name: 'started', className: 'chart-a', values: minutes.map((m) => m.started) },
               ]}
             />
           )}
