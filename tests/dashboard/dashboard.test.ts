@@ -134,9 +134,11 @@ describe.skipIf(!HAS_CHROMIUM && !IN_CI)('dashboard in a browser', () => {
   });
 
   it('gives a read-only key no action buttons', async () => {
-    const readKey = (
-      await fleet.off.keys.create({ kind: 'api-key', name: 'viewer', scopes: ['read'] })
-    ).token;
+    const { token: readKey, id: readKeyId } = await fleet.off.keys.create({
+      kind: 'api-key',
+      name: 'viewer',
+      scopes: ['read'],
+    });
     const page = await signIn(browser, fleet.url, readKey);
     await page.getByText('read-only', { exact: true }).waitFor();
     const actions = page.getByRole('button', {
@@ -157,6 +159,12 @@ describe.skipIf(!HAS_CHROMIUM && !IN_CI)('dashboard in a browser', () => {
     await go(page, 'Access');
     await page.getByText(/managed with the admin token/).waitFor();
     expect(await actions.count()).toBe(0);
+    // Revoked while signed in: at its next reconnect the page is back at sign-in, saying why.
+    await fleet.off.keys.revoke(readKeyId);
+    for (const socket of browserSockets) socket.destroy();
+    browserSockets.clear();
+    await page.getByText(/no longer accepts this key/).waitFor();
+    await page.getByLabel('API key or admin token').waitFor();
     await page.context().close();
   });
 

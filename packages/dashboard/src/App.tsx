@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useState } from 'react';
+import { OffloadApiError } from '@offload/client/browser';
 import { Layout } from './components/Layout';
 import { Loading } from './components/Status';
 import { SessionContext, type SessionContextValue } from './hooks/use-session';
@@ -15,16 +16,22 @@ export function App() {
 
   const start = useCallback((session: Session) => {
     const live = new LiveEvents(session.client);
-    setValue({
-      ...session,
-      live,
-      logout: () => {
-        live.close();
-        forgetKey();
-        setValue(null);
-        setRestoring(false);
-      },
+    const logout = () => {
+      live.close();
+      forgetKey();
+      setValue(null);
+      setRestoring(false);
+    };
+    // A key revoked (or expired) while signed in: back to the sign-in form, saying why.
+    live.onAuthLost((status) => {
+      logout();
+      setRestoreError(
+        status === 401
+          ? 'Signed out: the server no longer accepts this key (revoked or expired).'
+          : 'Signed out: this key no longer has the read scope.',
+      );
     });
+    setValue({ ...session, live, logout });
   }, []);
 
   useEffect(() => {
@@ -35,7 +42,10 @@ export function App() {
       (s) => current && start(s),
       (err: unknown) => {
         if (!current) return;
-        forgetKey();
+        // Forget the key only when the server refused it; an unreachable server is no reason.
+        const cause = err instanceof Error ? err.cause : undefined;
+        if (cause instanceof OffloadApiError && (cause.status === 401 || cause.status === 403))
+          forgetKey();
         setRestoreError(err instanceof Error ? err.message : String(err));
         setRestoring(false);
       },

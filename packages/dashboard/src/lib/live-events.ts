@@ -15,6 +15,7 @@ export class LiveEvents {
   private readonly listeners = new Set<Listener>();
   private readonly statusListeners = new Set<(s: LiveStatus) => void>();
   private readonly resyncListeners = new Set<() => void>();
+  private readonly authLostListeners = new Set<(status: number) => void>();
   private stream: LiveStream<OffloadEvent> | undefined;
   private readonly stopWatching: () => void;
   private connections = 0;
@@ -42,6 +43,12 @@ export class LiveEvents {
   onStatus(listener: (s: LiveStatus) => void): () => void {
     this.statusListeners.add(listener);
     return () => this.statusListeners.delete(listener);
+  }
+
+  /** The server stopped accepting the key (revoked or expired while signed in): 401 or 403. */
+  onAuthLost(listener: (status: number) => void): () => void {
+    this.authLostListeners.add(listener);
+    return () => this.authLostListeners.delete(listener);
   }
 
   onResync(listener: () => void): () => void {
@@ -77,7 +84,13 @@ export class LiveEvents {
       try {
         for await (const event of this.stream) for (const l of this.listeners) l(event);
       } catch (err) {
-        if (err instanceof OffloadApiError && (err.status === 401 || err.status === 403)) break;
+        if (err instanceof OffloadApiError && (err.status === 401 || err.status === 403)) {
+          this.setStatus('closed');
+          this.stopWatching();
+          const status: number = err.status;
+          for (const l of this.authLostListeners) l(status);
+          return;
+        }
       }
       if (this.closed()) return;
       this.setStatus('reconnecting');
