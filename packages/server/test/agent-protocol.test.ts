@@ -181,6 +181,26 @@ describe('sync', () => {
     expect((await pending).jobs.map((j) => j.id)).toEqual([second.id]);
   });
 
+  it('a heartbeat that lacks a lease claimed over a lease timeout ago hands that job back', async () => {
+    const agent = await t.registerAgent({ capabilities: ['task:x'] });
+    const lost = await t.submit({ task: 'x' });
+    const kept = await t.submit({ task: 'x' });
+    const claimed = (await agent.sync({ max: 2, waitMs: 0 })).jobs;
+    const leaseOf = (id: string) => claimed.find((j) => j.id === id)!.leaseId;
+    const heartbeat = (leases: string[]) =>
+      t.request('POST', '/api/v1/agent/heartbeat', { token: agent.secret, body: { leases } });
+    // Just claimed: the answer may still be on its way, so nothing is handed back yet.
+    expect((await heartbeat([leaseOf(kept.id)])).status).toBe(200);
+    expect((await t.request('GET', `/api/v1/jobs/${lost.id}`)).body.state).toBe('running');
+    t.clock.advance(5_001); // the test server's lease timeout is 5 s
+    expect((await heartbeat([leaseOf(kept.id)])).body.stale).toEqual([]);
+    expect((await t.request('GET', `/api/v1/jobs/${lost.id}`)).body).toMatchObject({
+      state: 'queued',
+      attempt: 1,
+    });
+    expect((await t.request('GET', `/api/v1/jobs/${kept.id}`)).body.state).toBe('running');
+  });
+
   it('fences completions by lease: a stale one is refused and changes nothing', async () => {
     const a = await t.registerAgent({ capabilities: ['task:x'] });
     const b = await t.registerAgent({ capabilities: ['task:x'] });

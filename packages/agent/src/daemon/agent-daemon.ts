@@ -315,16 +315,19 @@ export function createAgent(options: AgentOptions): Agent {
       done: Promise.resolve(),
     };
     executions.set(ids.leaseId, ex);
-    ex.done = done.then(async (outcome) => {
+    ex.done = done.then((outcome) => {
       try {
-        await shipper.flushJob(ids.leaseId);
+        // Recorded at once; it is sent only after the job's output (pendingCompletions).
         if (!ex.stale) {
           const completion: Completion = ex.handback
             ? { jobId: ids.jobId, leaseId: ids.leaseId, outcome: 'handback' }
             : { jobId: ids.jobId, leaseId: ids.leaseId, ...outcome };
           state.outbox.put(completion);
         }
-        if (rec) state.deleteRunning(rec);
+        if (rec) {
+          state.outbox.flush(); // on disk before the record that would recover it goes
+          state.deleteRunning(rec);
+        }
       } catch (err) {
         // The state directory failed (disk full?): the server's lease timeout decides instead.
         log(`could not record the outcome of job ${ids.jobId}: ${errMessage(err)}`);
@@ -332,7 +335,14 @@ export function createAgent(options: AgentOptions): Agent {
         pool?.release(ids.leaseId);
         executions.delete(ids.leaseId);
         shipper.forget(ids.leaseId);
-        if (!ex.stale && !ex.handback) scheduleReport();
+        if (!ex.stale && !ex.handback) {
+          if (!shipper.waiting(ids.leaseId)) scheduleReport();
+          else
+            void shipper.flushAll().then(() => {
+              scheduleReport();
+              poke();
+            });
+        }
         poke();
       }
     });
@@ -469,7 +479,11 @@ export function createAgent(options: AgentOptions): Agent {
   }
 
   async function heartbeat(): Promise<void> {
-    const leases = [...executions.keys()];
+    // Every lease held: running, or finished and not yet acknowledged (the server hands back
+    // running attempts this list lacks).
+    const leases = [
+      ...new Set([...executions.keys(), ...state.outbox.list().map((c) => c.leaseId)]),
+    ];
     const hb = await conn.call('heartbeat', (c) =>
       c.heartbeat({
         leases,
@@ -519,9 +533,10 @@ export function createAgent(options: AgentOptions): Agent {
     // Not unref'd: a running agent is a daemon and keeps its process alive until stop().
   }
 
-  /** The pending reports, without those already on their way. */
+  /** The pending reports, without those already on their way or whose output is not shipped yet. */
   function pendingCompletions(): Completion[] {
-    return state.outbox.list(MAX_COMPLETIONS_PER_SYNC, sending);
+    const ready = state.outbox.list(Infinity, sending).filter((c) => !shipper.waiting(c.leaseId));
+    return ready.slice(0, MAX_COMPLETIONS_PER_SYNC);
   }
 
   async function syncOnce(max: number, waitMs: number): Promise<void> {

@@ -24,8 +24,8 @@ export class LogShipper {
   private timer: NodeJS.Timeout | undefined;
   private sending: Promise<void> = Promise.resolve();
   private readonly stale = new Set<string>();
-  /** Leases with entries in the batch being sent. */
-  private inFlight = new Set<string>();
+  /** Entries (log chunks, progress) per lease that are queued or being sent. */
+  private readonly unshipped = new Map<string, number>();
 
   constructor(
     private readonly conn: Connection,
@@ -42,6 +42,7 @@ export class LogShipper {
   ): void {
     if (this.stale.has(leaseId)) return;
     this.logs.push({ jobId, leaseId, stream, data });
+    this.count(leaseId, 1);
     if (shipped) this.acks.push(shipped);
     this.bytes += Buffer.byteLength(data);
     this.arm();
@@ -49,20 +50,17 @@ export class LogShipper {
 
   progress(jobId: string, leaseId: string, p: ProgressUpdate): void {
     if (this.stale.has(leaseId)) return;
+    if (!this.progressByLease.has(leaseId)) this.count(leaseId, 1);
     this.progressByLease.set(leaseId, { jobId, leaseId, ...p });
     this.arm();
   }
 
   /**
-   * Sends everything waiting for this lease (and the rest with it), before its completion.
-   * A job with nothing queued or in flight does not wait for other jobs' output.
+   * Whether output or progress of this lease is still to be accepted by the server: its
+   * completion must wait (after the completion the lease is over and more output is refused).
    */
-  async flushJob(leaseId: string): Promise<void> {
-    const waiting =
-      this.inFlight.has(leaseId) ||
-      this.progressByLease.has(leaseId) ||
-      this.logs.some((l) => l.leaseId === leaseId);
-    if (waiting) await this.flushAll();
+  waiting(leaseId: string): boolean {
+    return this.unshipped.has(leaseId);
   }
 
   async flushAll(): Promise<void> {
@@ -74,6 +72,12 @@ export class LogShipper {
 
   forget(leaseId: string): void {
     this.stale.delete(leaseId);
+  }
+
+  private count(leaseId: string, delta: number): void {
+    const n = (this.unshipped.get(leaseId) ?? 0) + delta;
+    if (n > 0) this.unshipped.set(leaseId, n);
+    else this.unshipped.delete(leaseId);
   }
 
   private arm(): void {
@@ -104,7 +108,7 @@ export class LogShipper {
           progress: progress.filter((p) => !this.stale.has(p.leaseId)),
         }),
       };
-      this.inFlight = new Set([...logs, ...progress].map((e) => e.leaseId));
+      let shipped = true;
       try {
         const res = await this.conn.once((c) => c.reportLogs(body));
         for (const lease of res.stale) {
@@ -123,12 +127,14 @@ export class LogShipper {
           for (const p of progress)
             if (!this.progressByLease.has(p.leaseId)) this.progressByLease.set(p.leaseId, p);
           if (!this.timer) this.timer = setTimeout(() => void this.flushAll(), RETRY_MS);
+          shipped = false;
           return;
         }
         // A refused batch (validation) is dropped rather than block every later one.
         if (!this.conn.closed) process.emitWarning(`offload agent: output dropped: ${String(err)}`);
       } finally {
-        this.inFlight.clear();
+        // Accepted, or dropped for good: either way nothing of these is waiting any more.
+        if (shipped) for (const e of [...logs, ...progress]) this.count(e.leaseId, -1);
       }
     }
   }

@@ -200,7 +200,7 @@ export function agentProtocolRoutes(app: App, s: Services): void {
       tags: ['agent protocol'],
       summary: "Renew the agent's leases",
       description:
-        'Keeps the agent and its leases alive. `stale`: leases that are no longer current — kill those process trees and report nothing. `cancel`: leases whose jobs were canceled. `drain`: stop taking work.',
+        "Keeps the agent and its leases alive. `leases` must list every lease the agent holds (running, or finished and not yet acknowledged): an attempt running on the agent by the server's books that is not listed, claimed more than a lease timeout ago, is handed back (its claim never reached the agent). `stale`: leases that are no longer current — kill those process trees and report nothing. `cancel`: leases whose jobs were canceled. `drain`: stop taking work.",
       body: HeartbeatRequestSchema,
       response: { 200: HeartbeatResponseSchema, ...errors },
     },
@@ -214,6 +214,29 @@ export function agentProtocolRoutes(app: App, s: Services): void {
       );
       const running = await s.store.jobsRunningOnAgent({ agentId: agent.id });
       const current = new Set(running.map((j) => j.leaseId));
+      const held = new Set(request.body.leases);
+      // Attempts this agent runs by the server's books but does not hold: a claim whose answer
+      // never reached it (a cut connection, or an agent killed before it recorded the job).
+      // Only claims older than a lease timeout, so none still on its way; handed back without
+      // burning the attempt, since an agent records a job before it starts its process.
+      const now = s.clock.now();
+      const unheld = running.filter(
+        (j) =>
+          j.leaseId !== null &&
+          !held.has(j.leaseId) &&
+          j.startedAt !== null &&
+          now - j.startedAt > s.config.leaseTimeoutMs,
+      );
+      if (unheld.length > 0) {
+        request.log.warn(
+          { agent: agent.name, jobs: unheld.map((j) => j.id) },
+          'handing back claims the agent does not hold',
+        );
+        await s.jobs.complete(
+          agent,
+          unheld.map((j) => ({ jobId: j.id, leaseId: j.leaseId!, outcome: 'handback' as const })),
+        );
+      }
       return {
         stale: request.body.leases.filter((l) => !current.has(l)),
         cancel: running
