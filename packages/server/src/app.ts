@@ -132,6 +132,8 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   // Before the swagger plugins, so that their /docs routes get an access rule too.
   app.addHook('onRoute', (route) => {
     if (route.url.startsWith('/docs')) route.config = { ...route.config, auth: { public: true } };
+    // The dashboard's files are not API operations (plugins/dashboard-static.ts).
+    if (route.config?.staticFile) return;
     for (const method of [route.method].flat())
       if (method !== 'HEAD') services.routes.push({ method, url: route.url });
   });

@@ -172,10 +172,6 @@ const ROWS: Row[] = [
     make: () => ({ method: 'POST', url: `/api/v1/queues/resumed-${++agentNames}/resume` }) },
   { route: 'GET /api/v1/stats', expect: matrix.read(200), make: () => ({ method: 'GET', url: '/api/v1/stats' }) },
   { route: 'GET /api/v1/stats/history', expect: matrix.read(200), make: () => ({ method: 'GET', url: '/api/v1/stats/history' }) },
-  // The dashboard's static files: public (the app holds no data). Not built in this test: / says how to build it.
-  { route: 'GET /', expect: PUBLIC_200, make: () => ({ method: 'GET', url: '/' }) },
-  { route: 'GET /*', expect: PUBLIC_200, make: () => ({ method: 'GET', url: '/jobs/some-job' }) },
-  { route: 'GET /assets/*', expect: PUBLIC_200.map(() => 404), make: () => ({ method: 'GET', url: '/assets/index.js' }) },
 
   // Keys and join tokens.
   { route: 'GET /api/v1/keys', expect: matrix.admin(200), make: () => ({ method: 'GET', url: '/api/v1/keys' }) },

@@ -57,9 +57,12 @@ describe('dashboard static files', () => {
   });
 
   it('falls back to index.html for app routes and serves top-level files', async () => {
-    const page = await app.inject({ method: 'GET', url: '/jobs/job_123?tab=logs' });
-    expect(page.statusCode).toBe(200);
-    expect(page.body).toContain('<title>offload</title>');
+    for (const url of ['/jobs/job_123?tab=logs', '/jobs?state=failed', '/agents', '/access']) {
+      const page = await app.inject({ method: 'GET', url });
+      expect(page.statusCode, url).toBe(200);
+      expect(page.headers['cache-control']).toBe('no-cache');
+      expect(page.body).toContain('<title>offload</title>');
+    }
     const icon = await app.inject({ method: 'GET', url: '/favicon.svg' });
     expect(icon.statusCode).toBe(200);
     expect(icon.body).toContain('<svg');
@@ -75,8 +78,17 @@ describe('dashboard static files', () => {
     expect((await app.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(200);
     expect([200, 302]).toContain((await app.inject({ method: 'GET', url: '/docs' })).statusCode);
     expect((await app.inject({ method: 'GET', url: '/docs/json' })).statusCode).toBe(200);
-    // Only the exact server paths are reserved: a look-alike is an app route.
-    expect((await app.inject({ method: 'GET', url: '/metricsx' })).body).toContain('<title>');
+    // Only the app's own paths fall back to it; anything else is the API's 404.
+    const other = await app.inject({ method: 'GET', url: '/jobsx' });
+    expect(other.statusCode).toBe(404);
+    expect(other.json().error.code).toBe('NOT_FOUND');
+    // The router's segment limit on an API path is still the API's 400.
+    const long = await app.inject({ method: 'GET', url: `/api/v1/jobs/${'j'.repeat(500)}` });
+    expect(long.statusCode).toBe(400);
+    // The files are not API operations: not in the route registry, hence not in /openapi.json.
+    expect(app.offload.routes.filter((r) => !r.url.startsWith('/api/'))).not.toContainEqual(
+      expect.objectContaining({ url: '/assets/*' }),
+    );
   });
 
   it('says how to build the dashboard when it is not built', async () => {

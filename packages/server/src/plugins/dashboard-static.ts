@@ -4,8 +4,22 @@ import fastifyStatic from '@fastify/static';
 import type { FastifyReply } from 'fastify';
 import type { App } from '../routes/route-context.js';
 
-/** Paths that belong to the API and the server, never to the single-page app. */
-const SERVER_PATHS = /^\/(?:api\/|docs(?:\/|$)|openapi\.json$|metrics$|healthz$|readyz$)/;
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * A file of the dashboard, not an API operation: kept out of the route registry (and so
+     * of the OpenAPI and auth-matrix checks, which are about the API). Always public.
+     */
+    staticFile?: boolean;
+  }
+}
+
+/**
+ * The single-page app's own paths (packages/dashboard/src/lib/router.ts): each answers with
+ * index.html, so a deep link or a reload lands on the right page. Only these: every other
+ * unknown path keeps the API's 404 in its error shape.
+ */
+const APP_PATHS = ['/jobs', '/jobs/:id', '/agents', '/queues', '/access'];
 
 const NOT_BUILT =
   'The offload dashboard is not built. Build it with `npm run build` in the offload repository ' +
@@ -15,34 +29,28 @@ const NOT_BUILT =
  * Serves the dashboard's built assets (packages/dashboard/dist, passed in by the CLI: the
  * server does not depend on the dashboard package) at `/`:
  * - `/assets/*`: Vite's content-hashed files, cached for a year (`immutable`);
- * - `/` and every other GET path that is not the API's: index.html with `no-cache`, so the
- *   app's own routes (`/jobs/abc`) survive a reload and a new build is picked up at once;
- * - other files at the top of dist (favicon) as they are.
- * Without a built dashboard, `/` says how to build it and the API is unaffected. The routes
- * are the same either way, so the access rules (all public: the app holds no data; every
- * API call it makes carries the user's key) do not depend on the build.
+ * - `/` and the app's own paths: index.html with `no-cache`, so a new build is picked up at once;
+ * - the other files at the top of dist (the favicon), cached for an hour.
+ * Without a built dashboard, `/` and the app's paths say how to build it; the API is unaffected
+ * either way. The routes are the same built or not, and public: the files hold no data, and
+ * every API call the app makes carries the user's key.
  */
 export async function installDashboard(app: App, dir: string | null | undefined): Promise<void> {
   const root = dir ? path.resolve(dir) : null;
   const built = root !== null && existsSync(path.join(root, 'index.html'));
   if (built) await app.register(fastifyStatic, { root, serve: false });
-  const topFiles = built
-    ? new Set(
-        readdirSync(root)
-          .filter((f) => f !== 'index.html' && statSync(path.join(root, f)).isFile())
-          .map((f) => `/${f}`),
-      )
-    : new Set<string>();
+  const route = {
+    config: { auth: { public: true as const }, staticFile: true },
+    schema: { hide: true },
+  };
 
-  const sendIndex = (reply: FastifyReply) => {
+  const sendIndex = async (_request: unknown, reply: FastifyReply) => {
     if (!built) return reply.type('text/plain; charset=utf-8').send(NOT_BUILT);
     return reply
       .header('cache-control', 'no-cache')
       .sendFile('index.html', root, { cacheControl: false });
   };
-  const route = { config: { auth: { public: true as const } }, schema: { hide: true } };
-
-  app.get('/', route, async (_request, reply) => sendIndex(reply));
+  for (const url of ['/', ...APP_PATHS]) app.get(url, route, sendIndex);
 
   app.get('/assets/*', route, async (request, reply) => {
     if (!built) return reply.callNotFound();
@@ -53,12 +61,12 @@ export async function installDashboard(app: App, dir: string | null | undefined)
     });
   });
 
-  // The SPA fallback: any other GET that is not a server path gets the app.
-  app.get('/*', route, async (request, reply) => {
-    const pathname = request.url.split('?')[0] ?? '/';
-    if (SERVER_PATHS.test(pathname)) return reply.callNotFound();
-    if (built && topFiles.has(pathname))
-      return reply.sendFile(pathname.slice(1), root, { maxAge: 3_600_000 });
-    return sendIndex(reply);
-  });
+  if (built) {
+    for (const name of readdirSync(root)) {
+      if (name === 'index.html' || !statSync(path.join(root, name)).isFile()) continue;
+      app.get(`/${name}`, route, async (_request, reply) =>
+        reply.sendFile(name, root, { maxAge: 3_600_000 }),
+      );
+    }
+  }
 }
