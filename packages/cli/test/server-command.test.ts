@@ -2,7 +2,10 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { request } from 'undici';
+import { describeWithPostgres, postgresTestEnv } from '@offload/store/testing';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { assertBuilt, cleanEnv, CliProcesses, type CliProcess } from './cli-process.js';
 
@@ -155,10 +158,15 @@ describe('offload server', () => {
     }
   });
 
-  it('says the PostgreSQL store is not available yet, exit 125', async () => {
-    const p = server(['--store', 'postgres://localhost/offload']);
+  it('an unreachable PostgreSQL store is one line naming it, password hidden, exit 125', async () => {
+    // Port 1 on loopback: nothing listens there, the connection is refused at once.
+    const p = server(['--store', 'postgres://offload:s3cret-pw@127.0.0.1:1/offload']);
     expect((await p.waitForExit()).code).toBe(125);
-    expect(oneLine(p.stderr)).toContain('PostgreSQL store is not available in this version');
+    const line = oneLine(p.stderr);
+    expect(line).toMatch(/^offload: cannot open the PostgreSQL store postgres:\/\/offload:/);
+    expect(line).toContain('127.0.0.1:1/offload');
+    expect(line).toContain('check the --store URL and that the database is running');
+    expect(p.stderr).not.toContain('s3cret-pw');
   });
 });
 
@@ -194,7 +202,7 @@ describe('offload start', () => {
     expect((await p.waitForExit()).code).toBe(125);
     const line = oneLine(p.stderr);
     expect(line).toContain('prot');
-    expect(line).toContain('port, store, dataDir');
+    expect(line).toContain('port, store, storePoolSize, storeStatementTimeout, dataDir');
   });
 });
 
@@ -227,5 +235,35 @@ describe('offload (help, version, usage errors)', () => {
     const command = procs.run(['serve'], { env });
     expect((await command.waitForExit()).code).toBe(125);
     expect(oneLine(command.stderr)).toBe("offload: unknown command 'serve' (Did you mean server?)");
+  });
+});
+
+const pgEnv = await postgresTestEnv();
+describeWithPostgres(pgEnv, 'offload server on PostgreSQL', () => {
+  it('runs on a postgres:// store with the pool flags, printing the URL without its password', async () => {
+    const schema = `offload_cli_${randomBytes(4).toString('hex')}`;
+    const store = new URL(pgEnv.url);
+    store.password = 'not-shown-pw'; // trust auth on the test database ignores it
+    store.searchParams.set('schema', schema);
+    try {
+      const p = server([
+        '--store',
+        store.toString(),
+        '--store-pool-size',
+        '3',
+        '--store-statement-timeout',
+        '5s',
+      ]);
+      const [, url] = await p.waitForStderr(/listening on (http:\/\/\S+) \(store: postgres:/);
+      expect(p.stderr).not.toContain('not-shown-pw');
+      expect(await get(`${url}/readyz`)).toBe(200);
+      p.child.kill('SIGTERM');
+      expect((await p.waitForExit()).code).toBe(0);
+    } finally {
+      const client = new pg.Client({ connectionString: pgEnv.url });
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await client.end();
+    }
   });
 });

@@ -31,4 +31,5 @@ export {
   StartupError,
   type StartServerOptions,
   type RunningServer,
+  redactStoreUrl,
 } from './server.js';

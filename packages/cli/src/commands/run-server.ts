@@ -1,4 +1,4 @@
-import { loadServerConfig, startServer, type RunningServer } from '@offload/server';
+import { loadServerConfig, redactStoreUrl, startServer, type RunningServer } from '@offload/server';
 import type { CliIo } from '../cli-io.js';
 import type { ServerOptionValues } from './server-options.js';
 
@@ -42,7 +42,9 @@ export async function runServer(
     throw err;
   }
 
-  io.stderr(`offload ${name} listening on ${running.url} (store: ${config.store})\n`);
+  io.stderr(
+    `offload ${name} listening on ${running.url} (store: ${redactStoreUrl(config.store)})\n`,
+  );
   const { admin } = running;
   if (admin.created)
     io.stderr(`admin token (shown once, also saved to ${admin.file}): ${admin.token}\n`);

@@ -14,6 +14,16 @@ const SERVER_FLAGS: Array<{ key: ConfigKey; flag: string; help: string }> = [
     help: 'sqlite:PATH or postgres://... (default sqlite:<data dir>/offload.db)',
   },
   {
+    key: 'storePoolSize',
+    flag: '--store-pool-size <n>',
+    help: "PostgreSQL: connections in this server's pool (default 10)",
+  },
+  {
+    key: 'storeStatementTimeout',
+    flag: '--store-statement-timeout <duration>',
+    help: 'PostgreSQL: cancel statements running longer; 0 = never (default 30s)',
+  },
+  {
     key: 'port',
     flag: '--port <port>',
     help: 'port to listen on; 0 picks a free one (default 7070)',

@@ -83,7 +83,9 @@ function isStoreUnavailable(err: { code?: string; message: string }): boolean {
   const code = err.code ?? '';
   return (
     /^SQLITE_(FULL|BUSY|LOCKED|IOERR|READONLY|CANTOPEN|CORRUPT|NOTADB)/.test(code) ||
-    /^(ECONNREFUSED|ECONNRESET|57P0|08)/.test(code) ||
+    // Connection lost or refused, admin shutdown (57P0x), statement timeout or canceled query
+    // (57014), too many connections or out of resources (53xxx): the database, not the request.
+    /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|57P0|57014|53|08)/.test(code) ||
     // better-sqlite3 after close() throws a plain TypeError with no code.
     err.message === 'The database connection is not open'
   );

@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { toApiError } from '../src/plugins/error-handler.js';
+
+const storeError = (code: string) => Object.assign(new Error(`store failed (${code})`), { code });
+
+describe('store failures become 503 NOT_READY, not 500', () => {
+  it.each([
+    ['SQLITE_FULL', 'disk full'],
+    ['SQLITE_BUSY', 'locked'],
+    ['08006', 'PostgreSQL connection lost'],
+    ['57P01', 'PostgreSQL admin shutdown'],
+    ['57014', 'PostgreSQL statement timeout'],
+    ['53300', 'PostgreSQL too many connections'],
+    ['ECONNREFUSED', 'database refused the connection'],
+  ])('%s (%s)', (code) => {
+    const api = toApiError(storeError(code), 'req-1');
+    expect(api.code).toBe('NOT_READY');
+    expect(api.status).toBe(503);
+    expect(api.message).toContain(code);
+  });
+
+  it('anything else is a 500 that names the request id and nothing internal', () => {
+    const api = toApiError(storeError('42P01'), 'req-7');
+    expect(api.code).toBe('INTERNAL');
+    expect(api.message).toBe('internal error; quote request id req-7 to the operator');
+  });
+});
