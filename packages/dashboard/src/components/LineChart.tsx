@@ -7,7 +7,8 @@ export interface Series {
 
 const W = 640;
 const H = 200;
-const PAD = { left: 60, right: 12, top: 12, bottom: 26 };
+// Room on the left for "500 ms" at the larger label size of narrow screens.
+const PAD = { left: 88, right: 12, top: 12, bottom: 26 };
 
 /**
  * A small SVG chart over a fixed time axis (one slot per minute): `bars` are stacked per
