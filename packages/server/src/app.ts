@@ -8,7 +8,7 @@ import type { Store } from '@offload/store';
 import type { ServerConfig } from './config.js';
 import { installAuth } from './plugins/auth-hook.js';
 import { installDashboard } from './plugins/dashboard-static.js';
-import { installErrorHandler } from './plugins/error-handler.js';
+import { installErrorHandler, refusesWrites } from './plugins/error-handler.js';
 import { installValidators } from './plugins/validation.js';
 import { agentProtocolRoutes } from './routes/agent-protocol-routes.js';
 import { agentsRoutes } from './routes/agents-routes.js';
@@ -27,6 +27,7 @@ import { EventHub } from './services/event-hub.js';
 import { JobService } from './services/job-service.js';
 import { Maintenance } from './services/maintenance.js';
 import { Stats } from './services/stats.js';
+import { StoreHealth } from './services/store-health.js';
 
 /**
  * Where the dashboard's built assets are (packages/dashboard/dist). The CLI, which composes
@@ -108,9 +109,14 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     dispatcher,
     hub,
     { leaseTimeoutMs: config.leaseTimeoutMs, retentionMs: config.retentionMs, timeoutGraceMs },
-    (err, what) => app.log.error({ err }, `${what} failed`),
+    (err, what) => {
+      app.log.error({ err }, `${what} failed`);
+      const e = err as { code?: string; message: string };
+      if (refusesWrites(e)) storeHealth.writeFailed(e.code ?? e.message, Date.now());
+    },
   );
   const auth = new AuthService(store, clock);
+  const storeHealth = new StoreHealth();
   const services: Services = {
     config,
     store,
@@ -121,6 +127,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     jobs,
     maintenance,
     stats,
+    storeHealth,
     routes: [],
   };
   app.decorate('offload', services);
@@ -128,6 +135,13 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   installValidators(app);
   installErrorHandler(app);
   installAuth(app, auth);
+  // A write route that succeeded: the store takes writes again (StoreHealth).
+  // Callback style: no promise per request on the hot path.
+  app.addHook('onResponse', (request, reply, done) => {
+    if (reply.statusCode < 400 && request.method !== 'GET' && request.method !== 'HEAD')
+      storeHealth.writeSucceeded();
+    done();
+  });
 
   // Before the swagger plugins, so that their /docs routes get an access rule too.
   app.addHook('onRoute', (route) => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { toApiError } from '../src/plugins/error-handler.js';
+import { refusesWrites, toApiError } from '../src/plugins/error-handler.js';
 
 const storeError = (code: string) => Object.assign(new Error(`store failed (${code})`), { code });
 
@@ -23,5 +23,14 @@ describe('store failures become 503 NOT_READY, not 500', () => {
     const api = toApiError(storeError('42P01'), 'req-7');
     expect(api.code).toBe('INTERNAL');
     expect(api.message).toBe('internal error; quote request id req-7 to the operator');
+  });
+});
+
+describe('which store failures count as refusing writes (readiness)', () => {
+  it('a full, read-only or failing disk does; a lost connection does not (the ping sees it)', () => {
+    for (const code of ['SQLITE_FULL', 'SQLITE_READONLY', 'SQLITE_IOERR_WRITE', '53100'])
+      expect(refusesWrites({ code }), code).toBe(true);
+    for (const code of ['08006', 'ECONNREFUSED', '57014', 'SQLITE_BUSY'])
+      expect(refusesWrites({ code }), code).toBe(false);
   });
 });

@@ -102,10 +102,13 @@ describe('due times', () => {
     t = await createTestServer({ leaseTimeoutMs: 5_000 });
     const a = await t.registerAgent({ capabilities: ['task:x'] });
     const job = await t.submit({ task: 'x', timeoutSec: 60 });
-    await a.sync();
+    const [claimed] = (await a.sync()).jobs;
     t.clock.advance(60_000 + 5_000 + 60_000 + 1);
-    // The agent keeps heartbeating, so only the backstop can end it.
-    await t.request('POST', '/api/v1/agent/heartbeat', { token: a.secret, body: { leases: [] } });
+    // The agent keeps heartbeating with the lease, so only the backstop can end it.
+    await t.request('POST', '/api/v1/agent/heartbeat', {
+      token: a.secret,
+      body: { leases: [claimed!.leaseId] },
+    });
     await t.app.offload.maintenance.dueNow();
     expect((await t.request('GET', `/api/v1/jobs/${job.id}`)).body).toMatchObject({
       state: 'failed',

@@ -10,6 +10,8 @@ import { fieldProblems } from './validation.js';
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError & { validationContext?: string }, request, reply) => {
     const api = toApiError(err, request.id);
+    if (api.code === 'NOT_READY' && refusesWrites(err))
+      request.server.offload.storeHealth.writeFailed(err.code ?? err.message, Date.now());
     if (api.status >= 500) request.log.error({ err }, 'request failed');
     else request.log.debug({ code: api.code, message: api.message }, 'request refused');
     if (api.code === 'RATE_LIMITED') void reply.header('retry-after', '1');
@@ -78,8 +80,17 @@ export function toApiError(
   });
 }
 
+/**
+ * A store that answers but refuses writes (disk full, read-only, I/O errors, out of memory):
+ * its `SELECT 1` ping still passes, so readiness must hear of it (StoreHealth). A lost
+ * connection is not one of these: the ping sees that itself.
+ */
+export function refusesWrites(err: { code?: string }): boolean {
+  return /^(SQLITE_(FULL|READONLY|IOERR)|53100|53200)/.test(err.code ?? '');
+}
+
 /** Errors that mean "the database cannot serve now", not "this request is wrong". */
-function isStoreUnavailable(err: { code?: string; message: string }): boolean {
+export function isStoreUnavailable(err: { code?: string; message: string }): boolean {
   const code = err.code ?? '';
   return (
     /^SQLITE_(FULL|BUSY|LOCKED|IOERR|READONLY|CANTOPEN|CORRUPT|NOTADB)/.test(code) ||

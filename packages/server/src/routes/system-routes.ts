@@ -18,12 +18,18 @@ export function systemRoutes(app: App, s: Services, state: { ready: () => boolea
     config: { auth: { public: true } },
     schema: {
       tags: ['system'],
-      summary: 'Readiness: the store answers',
+      summary: 'Readiness: the store answers and takes writes',
       response: { 200: Type.Object({ ok: Type.Boolean() }), 503: ErrorBodySchema },
     },
     handler: async () => {
       if (!state.ready())
         throw new ApiError('NOT_READY', 'the server is starting or shutting down');
+      const failing = s.storeHealth.problem;
+      if (failing)
+        throw new ApiError(
+          'NOT_READY',
+          `the store refuses writes (${failing.code}) since ${new Date(failing.since).toISOString()}; it is ready again after the next write succeeds`,
+        );
       try {
         await s.store.ping();
       } catch (err) {
