@@ -27,6 +27,7 @@ import { EventHub } from './services/event-hub.js';
 import { JobService } from './services/job-service.js';
 import { Maintenance } from './services/maintenance.js';
 import { Stats } from './services/stats.js';
+import { RateLimiter, StreamQuota } from './services/rate-limiter.js';
 import { StoreHealth } from './services/store-health.js';
 
 /**
@@ -117,6 +118,10 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   );
   const auth = new AuthService(store, clock);
   const storeHealth = new StoreHealth();
+  const limits = {
+    rate: new RateLimiter(config.rateLimit),
+    streams: new StreamQuota(config.streamsPerKey),
+  };
   const services: Services = {
     config,
     store,
@@ -128,13 +133,14 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     maintenance,
     stats,
     storeHealth,
+    limits,
     routes: [],
   };
   app.decorate('offload', services);
 
   installValidators(app);
   installErrorHandler(app);
-  installAuth(app, auth);
+  installAuth(app, auth, limits.rate);
   // A write route that succeeded: the store takes writes again (StoreHealth).
   // Callback style: no promise per request on the hot path.
   app.addHook('onResponse', (request, reply, done) => {

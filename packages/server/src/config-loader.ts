@@ -25,6 +25,8 @@ const KEYS = {
   metricsToken: { raw: 'metricsToken', type: 'string' },
   logLevel: { raw: 'logLevel', type: 'string' },
   maxClaimWait: { raw: 'maxClaimWaitMs', type: 'duration' },
+  rateLimit: { raw: 'rateLimit', type: 'int' },
+  streamsPerKey: { raw: 'streamsPerKey', type: 'int' },
 } as const satisfies Record<
   string,
   { raw: keyof ServerConfig; type: 'string' | 'int' | 'path' | 'duration' | 'size' }

@@ -32,6 +32,10 @@ export interface ServerConfig {
   metricsToken: string | null;
   /** Longest long poll an agent may ask for. */
   maxClaimWaitMs: number;
+  /** Requests per second per API key (a token bucket holding 2 s worth); 0 for no limit. */
+  rateLimit: number;
+  /** Open event and log-follow streams per credential. */
+  streamsPerKey: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -93,6 +97,8 @@ export function resolveServerConfig(
     batchBodyLimitBytes: int(raw, 'batchBodyLimitBytes', 32 * 1024 * 1024, 1_024, 2 ** 31),
     metricsToken: str(raw, 'metricsToken') ?? null,
     maxClaimWaitMs: duration(raw, 'maxClaimWaitMs', 30_000, 0),
+    rateLimit: int(raw, 'rateLimit', 1_000, 0, 1_000_000),
+    streamsPerKey: int(raw, 'streamsPerKey', 32, 1, 100_000),
     logLevel: logLevel as ServerConfig['logLevel'],
   };
   return Object.freeze(config);

@@ -43,6 +43,8 @@ describe('loadServerConfig: offload.yaml, then OFFLOAD_* variables, then flags',
       batchBodyLimitBytes: 32 * 1024 * 1024,
       metricsToken: null,
       maxClaimWaitMs: 30_000,
+      rateLimit: 1_000,
+      streamsPerKey: 32,
       logLevel: 'info',
     });
     expect(Object.isFrozen(config)).toBe(true);
@@ -67,6 +69,8 @@ describe('loadServerConfig: offload.yaml, then OFFLOAD_* variables, then flags',
         'metricsToken: m3tr1cs',
         'logLevel: warn',
         'maxClaimWait: 20',
+        'rateLimit: 50',
+        'streamsPerKey: 4',
       ].join('\n'),
     );
     const config = loadServerConfig({ file, env: {}, flags: {}, cwd: dir });
@@ -87,6 +91,8 @@ describe('loadServerConfig: offload.yaml, then OFFLOAD_* variables, then flags',
       logLevel: 'warn',
       // A bare number for a duration is seconds, in the file as on the command line.
       maxClaimWaitMs: 20_000,
+      rateLimit: 50,
+      streamsPerKey: 4,
     });
   });
 
@@ -185,6 +191,8 @@ describe('loadServerConfig: offload.yaml, then OFFLOAD_* variables, then flags',
       OFFLOAD_METRICS_TOKEN: 'mt',
       OFFLOAD_LOG_LEVEL: 'silent',
       OFFLOAD_MAX_CLAIM_WAIT: '5s',
+      OFFLOAD_RATE_LIMIT: '0',
+      OFFLOAD_STREAMS_PER_KEY: '100',
     };
     expect(CONFIG_KEYS.map(envName).sort()).toEqual(Object.keys(env).sort());
     expect(loadServerConfig({ env, flags: {}, cwd: dir })).toEqual({
@@ -203,6 +211,8 @@ describe('loadServerConfig: offload.yaml, then OFFLOAD_* variables, then flags',
       metricsToken: 'mt',
       logLevel: 'silent',
       maxClaimWaitMs: 5_000,
+      rateLimit: 0,
+      streamsPerKey: 100,
     });
     expect(flagName('batchBodyLimit')).toBe('--batch-body-limit');
     expect(flagName('storeStatementTimeout')).toBe('--store-statement-timeout');

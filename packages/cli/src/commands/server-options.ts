@@ -66,6 +66,16 @@ const SERVER_FLAGS: Array<{ key: ConfigKey; flag: string; help: string }> = [
     help: 'longest long poll an agent may ask for (default 30s)',
   },
   {
+    key: 'rateLimit',
+    flag: '--rate-limit <n>',
+    help: 'requests per second per API key; 0 = no limit (default 1000)',
+  },
+  {
+    key: 'streamsPerKey',
+    flag: '--streams-per-key <n>',
+    help: 'open event and log-follow streams per credential (default 32)',
+  },
+  {
     key: 'logLevel',
     flag: '--log-level <level>',
     help: 'fatal, error, warn, info, debug, trace or silent (default info)',

@@ -6,6 +6,7 @@ import {
   type AuthService,
   type Principal,
 } from '../services/auth-service.js';
+import type { RateLimiter } from '../services/rate-limiter.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -21,7 +22,7 @@ declare module 'fastify' {
  * Authenticates and authorizes before the body is read, so an unauthenticated request is
  * answered 401 without parsing or validating anything.
  */
-export function installAuth(app: FastifyInstance, auth: AuthService): void {
+export function installAuth(app: FastifyInstance, auth: AuthService, rate: RateLimiter): void {
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request) => {
     const rule = request.routeOptions.config.auth;
@@ -31,6 +32,19 @@ export function installAuth(app: FastifyInstance, auth: AuthService): void {
     const principal = await auth.authenticate(request.headers.authorization);
     authorize(principal, rule);
     request.principal = principal;
+    // API keys are what scripts and users hold; the admin token and agents are not limited
+    // (an agent at full speed makes hundreds of requests a second by design).
+    if (principal.kind === 'api-key') {
+      const waitSec = rate.take(principal.credentialId, performance.now());
+      if (waitSec > 0) {
+        const retryAfterSec = Math.ceil(waitSec);
+        throw new ApiError(
+          'RATE_LIMITED',
+          `key "${principal.name}" is over its limit of requests per second (rateLimit); retry after ${retryAfterSec} s, or batch the requests`,
+          { details: { retryAfterSec } },
+        );
+      }
+    }
   });
 }
 

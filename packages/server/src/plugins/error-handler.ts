@@ -14,7 +14,10 @@ export function installErrorHandler(app: FastifyInstance): void {
       request.server.offload.storeHealth.writeFailed(err.code ?? err.message, Date.now());
     if (api.status >= 500) request.log.error({ err }, 'request failed');
     else request.log.debug({ code: api.code, message: api.message }, 'request refused');
-    if (api.code === 'RATE_LIMITED') void reply.header('retry-after', '1');
+    if (api.code === 'RATE_LIMITED') {
+      const after = (api.details as { retryAfterSec?: unknown } | undefined)?.retryAfterSec;
+      void reply.header('retry-after', String(typeof after === 'number' ? after : 1));
+    }
     return reply.status(api.status).type('application/json').send(api.toBody());
   });
   app.setNotFoundHandler((request, reply) =>

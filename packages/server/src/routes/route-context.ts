@@ -16,6 +16,7 @@ import type { EventHub } from '../services/event-hub.js';
 import type { JobService } from '../services/job-service.js';
 import type { Maintenance } from '../services/maintenance.js';
 import type { Stats } from '../services/stats.js';
+import type { RateLimiter, StreamQuota } from '../services/rate-limiter.js';
 import type { StoreHealth } from '../services/store-health.js';
 import { isTerminal } from '@offload/core';
 import { ErrorBodySchema } from '@offload/protocol';
@@ -32,6 +33,8 @@ export interface Services {
   maintenance: Maintenance;
   stats: Stats;
   storeHealth: StoreHealth;
+  /** Per-credential limits: request rate (API keys) and open streams (everyone). */
+  limits: { rate: RateLimiter; streams: StreamQuota };
   /** Every route registered (method, url pattern): the auth matrix test checks it has a row for each. */
   routes: Array<{ method: string; url: string }>;
 }

@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError } from '@offload/protocol';
 
 export interface SseStream {
   send(event: string, data: string): void;
@@ -25,6 +26,19 @@ export function openSse(
   reply: FastifyReply,
   onClose: () => void,
 ): SseStream {
+  // Every open stream holds a socket and a subscription: a cap per credential (streamsPerKey).
+  const principal = request.principal;
+  const release = principal
+    ? request.server.offload.limits.streams.acquire(principal.credentialId)
+    : () => undefined;
+  if (!release) {
+    onClose(); // the caller subscribed before opening the stream
+    throw new ApiError(
+      'RATE_LIMITED',
+      `this credential has ${request.server.offload.config.streamsPerKey} event or log streams open, the most allowed (streamsPerKey); close one first`,
+      { details: { retryAfterSec: 5 } },
+    );
+  }
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, {
@@ -44,6 +58,7 @@ export function openSse(
     closed = true;
     clearInterval(keepalive);
     open.delete(stream);
+    release();
     onClose();
   };
   request.raw.once('close', finish);
