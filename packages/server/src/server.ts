@@ -91,14 +91,20 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
 }
 
 /** Structured JSON logs on stdout. Credentials never appear: the Authorization header is redacted. */
-export function createLogger(level: ServerConfig['logLevel']): FastifyBaseLogger {
-  return pino({
-    level,
-    redact: {
-      paths: ['req.headers.authorization', 'headers.authorization', '*.token', 'token'],
-      censor: '[redacted]',
+export function createLogger(
+  level: ServerConfig['logLevel'],
+  destination: pino.DestinationStream = pino.destination(1),
+): FastifyBaseLogger {
+  return pino(
+    {
+      level,
+      redact: {
+        paths: ['req.headers.authorization', 'headers.authorization', '*.token', 'token'],
+        censor: '[redacted]',
+      },
     },
-  });
+    destination,
+  );
 }
 
 const DEFAULT_SHUTDOWN_GRACE_MS = 5_000;

@@ -5,6 +5,7 @@ import { createManualClock, type ManualClock } from '@offload/core';
 import type { AgentRegister, Job, KeyCreated, Scope } from '@offload/protocol';
 import { openSqliteStore, type Store } from '@offload/store';
 import pino from 'pino';
+import type { FastifyBaseLogger } from 'fastify';
 import {
   buildApp,
   createAdminToken,
@@ -63,7 +64,11 @@ export interface SyncBody {
 
 export async function createTestServer(
   config: RawConfig = {},
-  options: { startMaintenance?: boolean } = {},
+  options: {
+    startMaintenance?: boolean;
+    /** The server's own logger (else none, or stderr with OFFLOAD_TEST_LOG=level). */
+    logger?: FastifyBaseLogger;
+  } = {},
 ): Promise<TestServer> {
   const dir = mkdtempSync(path.join(tmpdir(), 'offload-test-'));
   const store = await openSqliteStore({ path: path.join(dir, 'offload.db') });
@@ -80,6 +85,7 @@ export async function createTestServer(
     clock,
     startMaintenance: options.startMaintenance ?? false,
     ...(level && { logger: pino({ level }, pino.destination(2)) }),
+    ...(options.logger && { logger: options.logger }),
   });
   await app.ready();
 
