@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
-import { pino } from 'pino';
+import { destination, pino, type DestinationStream } from 'pino';
 import {
   DEFAULT_POSTGRES_SCHEMA,
   openPostgresStore,
@@ -93,7 +93,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
 /** Structured JSON logs on stdout. Credentials never appear: the Authorization header is redacted. */
 export function createLogger(
   level: ServerConfig['logLevel'],
-  destination: pino.DestinationStream = pino.destination(1),
+  to: DestinationStream = destination(1),
 ): FastifyBaseLogger {
   return pino(
     {
@@ -103,7 +103,7 @@ export function createLogger(
         censor: '[redacted]',
       },
     },
-    destination,
+    to,
   );
 }
 
