@@ -20,6 +20,11 @@ import { navigate } from '../lib/router';
 import { errorMessage } from '../lib/session';
 
 const PAGE_SIZE = 50;
+/**
+ * New jobs join the top of the first page without pushing rows off it (its "Older" cursor
+ * still starts after the last row loaded), up to this many rows; past it the oldest go.
+ */
+const LIVE_ROWS_MAX = 500;
 
 export function JobsPage({ query }: { query: URLSearchParams }) {
   const { client, can } = useSession();
@@ -29,7 +34,9 @@ export function JobsPage({ query }: { query: URLSearchParams }) {
   const [cursors, setCursors] = useState<Array<string | undefined>>([undefined]);
   const cursor = cursors[cursors.length - 1];
   const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
-  const [newCount, setNewCount] = useState(0);
+  // New jobs (by id: a job sends several events) seen while on a later page.
+  const [newIds, setNewIds] = useState<ReadonlySet<string>>(new Set());
+  const newCount = newIds.size;
   const [bulkResult, setBulkResult] = useState<string | null>(null);
   const now = useNow(5_000);
 
@@ -45,7 +52,7 @@ export function JobsPage({ query }: { query: URLSearchParams }) {
     const matches = matchesFilter(job, filter);
     const present = page.data?.jobs.some((j) => j.id === job.id) ?? false;
     if (!present && matches && cursor !== undefined && isNewer(job, page.data?.jobs ?? [])) {
-      setNewCount((n) => n + 1);
+      if (!newIds.has(job.id)) setNewIds((s) => new Set(s).add(job.id));
       return;
     }
     page.setData((p) => {
@@ -55,14 +62,14 @@ export function JobsPage({ query }: { query: URLSearchParams }) {
         return { ...p, jobs };
       }
       if (!matches || cursor !== undefined || !isNewer(job, p.jobs)) return p;
-      return { ...p, jobs: [job, ...p.jobs].slice(0, PAGE_SIZE) };
+      return { ...p, jobs: [job, ...p.jobs].slice(0, LIVE_ROWS_MAX) };
     });
   });
 
   const setFilter = (f: JobFilter) => {
     setCursors([undefined]);
     setSelected(new Set());
-    setNewCount(0);
+    setNewIds(new Set());
     navigate(`/jobs${filterToQuery(f)}`);
   };
   const jobs = page.data?.jobs ?? [];
@@ -141,7 +148,7 @@ export function JobsPage({ query }: { query: URLSearchParams }) {
             type="button"
             className="btn small"
             onClick={() => {
-              setNewCount(0);
+              setNewIds(new Set());
               setCursors([undefined]);
             }}
           >
