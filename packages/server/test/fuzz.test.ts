@@ -10,7 +10,7 @@ import { createTestServer, type TestServer } from './test-server.js';
  */
 
 const SEED = process.env.FC_SEED ? Number(process.env.FC_SEED) : 0x0ff10ad;
-const RUNS = process.env.FC_RUNS ? Number(process.env.FC_RUNS) : 4_000;
+const RUNS = process.env.FC_RUNS ? Number(process.env.FC_RUNS) : 10_000;
 
 let t: TestServer;
 let routes: Array<{ method: string; url: string }>;
