@@ -139,6 +139,29 @@ describe('sync', () => {
     expect(performance.now() - started).toBeLessThan(2_000);
   });
 
+  it('a long poll whose agent hung up stops waiting and claims nothing for it', async () => {
+    const agent = await t.registerAgent({ capabilities: ['task:x'] });
+    const address = await t.app.listen({ port: 0, host: '127.0.0.1' });
+    const hangUp = new AbortController();
+    const pending = fetch(`${address}/api/v1/agent/sync`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${agent.secret}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ max: 5, waitMs: 10_000 }),
+      signal: hangUp.signal,
+    }).catch(() => undefined);
+    for (let i = 0; t.app.offload.dispatcher.parkedCount === 0 && i < 100; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    expect(t.app.offload.dispatcher.parkedCount).toBe(1);
+    hangUp.abort();
+    await pending;
+    for (let i = 0; t.app.offload.dispatcher.parkedCount > 0 && i < 100; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    expect(t.app.offload.dispatcher.parkedCount).toBe(0);
+    const job = await t.submit({ task: 'x' });
+    await new Promise((r) => setTimeout(r, 50));
+    expect((await t.request('GET', `/api/v1/jobs/${job.id}`)).body.state).toBe('queued');
+  });
+
   it('a parked long poll is not released by work the agent cannot run', async () => {
     const agent = await t.registerAgent({ capabilities: [] });
     const pending = agent.sync({ max: 5, waitMs: 300 });

@@ -171,7 +171,16 @@ export function agentProtocolRoutes(app: App, s: Services): void {
           s.config.maxClaimWaitMs,
           Math.floor(s.config.leaseTimeoutMs / 2),
         );
-        const result = await s.dispatcher.claim(agent, body.max, waitMs);
+        // A connection that closes before the answer is written: the agent is gone (restarted,
+        // cut off). Stop waiting, and claim nothing for it.
+        const gone = new AbortController();
+        const hungUp = () => {
+          if (!reply.raw.writableFinished) gone.abort();
+        };
+        reply.raw.once('close', hungUp);
+        const result = await s.dispatcher
+          .claim(agent, body.max, waitMs, gone.signal)
+          .finally(() => reply.raw.off('close', hungUp));
         claimed = result.jobs;
         if (result.reason === 'poke') {
           agent = (await s.dispatcher.agent(agent.id)) ?? agent;

@@ -171,9 +171,12 @@ export class Dispatcher {
     agent: AgentRecord,
     max: number,
     waitMs: number,
+    /** Aborted when the agent hung up: claiming for it then would strand jobs until the lease runs out. */
+    gone?: AbortSignal,
   ): Promise<{ jobs: ClaimedAttempt[]; reason: WakeReason }> {
     const deadline = performance.now() + waitMs;
     for (;;) {
+      if (gone?.aborted) return { jobs: [], reason: 'timeout' };
       const { jobs, graced } = await this.tryClaim(agent, max);
       if (jobs.length > 0) return { jobs, reason: 'work' };
       const remaining = deadline - performance.now();
@@ -182,6 +185,7 @@ export class Dispatcher {
       const reason = await this.park(
         agent.id,
         graced ? Math.min(remaining, this.options.tierGraceMs) : remaining,
+        gone,
       );
       if (reason === 'poke') return { jobs: [], reason };
       if (reason === 'timeout' && !graced) return { jobs: [], reason };
@@ -232,17 +236,20 @@ export class Dispatcher {
     return { jobs, graced };
   }
 
-  private park(agentId: string, ms: number): Promise<WakeReason> {
+  private park(agentId: string, ms: number, gone?: AbortSignal): Promise<WakeReason> {
     return new Promise((resolve) => {
+      const onGone = () => parked.release('timeout');
       const parked: Parked = {
         agentId,
         release: (reason) => {
           clearTimeout(timer);
+          gone?.removeEventListener('abort', onGone);
           this.parked.delete(parked);
           resolve(reason);
         },
       };
       const timer = setTimeout(() => parked.release('timeout'), ms);
+      gone?.addEventListener('abort', onGone, { once: true });
       this.parked.add(parked);
     });
   }
