@@ -1,6 +1,6 @@
 import { holdsLease } from '../shared/fencing.js';
 import type { StoredJob } from '../shared/job-rows.js';
-import { utf8Tail } from '../shared/log-tail.js';
+import { admitChunk } from '../shared/log-tail.js';
 import type { LogChunk, Store } from '../store.js';
 import { lockReported } from './postgres-attempts.js';
 import { jobNotFound, type PgContext, type PgTx } from './postgres-context.js';
@@ -47,31 +47,19 @@ export function createPgLogs(ctx: PgContext): Pick<Store, 'logsAppend' | 'logsRe
           touched.set(chunk.jobId, stored);
           if (chunk.data === '') continue;
           t.changes.logs.add(chunk.jobId);
-          let data = chunk.data;
-          if (capBytes <= 0) {
-            stored.log.truncated = true;
-            continue;
-          }
-          let bytes = Buffer.byteLength(data, 'utf8');
-          if (bytes > capBytes) {
-            // One chunk alone over the cap: keep its tail.
-            data = utf8Tail(data, capBytes);
-            bytes = Buffer.byteLength(data, 'utf8');
-            stored.log.truncated = true;
-          }
-          stored.log.seq += 1;
-          stored.log.bytes += bytes;
+          const kept = admitChunk(stored.log, chunk.data, capBytes);
+          if (kept === null) continue;
           rows[0].push(stored.seq);
-          rows[1].push(stored.log.seq);
+          rows[1].push(kept.seq);
           rows[2].push(chunk.stream);
-          rows[3].push(data);
-          rows[4].push(bytes);
+          rows[3].push(kept.data);
+          rows[4].push(kept.bytes);
           rows[5].push(now);
           appended.push({
             jobId: chunk.jobId,
-            seq: stored.log.seq,
+            seq: kept.seq,
             stream: chunk.stream,
-            data,
+            data: kept.data,
             at: now,
           });
         }

@@ -1,5 +1,5 @@
 import { holdsLease } from '../shared/fencing.js';
-import { utf8Tail } from '../shared/log-tail.js';
+import { admitChunk } from '../shared/log-tail.js';
 import type { LogChunk, Store } from '../store.js';
 import type { SqliteContext } from './sqlite-context.js';
 import type { StoredJob } from './sqlite-rows.js';
@@ -28,26 +28,14 @@ export function createSqliteLogs(ctx: SqliteContext): Pick<Store, 'logsAppend' |
           }
           touched.set(chunk.jobId, stored);
           if (chunk.data === '') continue;
-          let data = chunk.data;
-          if (capBytes <= 0) {
-            stored.log.truncated = true;
-            continue;
-          }
-          let bytes = Buffer.byteLength(data, 'utf8');
-          if (bytes > capBytes) {
-            // One chunk alone over the cap: keep its tail.
-            data = utf8Tail(data, capBytes);
-            bytes = Buffer.byteLength(data, 'utf8');
-            stored.log.truncated = true;
-          }
-          stored.log.seq += 1;
-          stored.log.bytes += bytes;
-          insert.run(stored.seq, stored.log.seq, chunk.stream, data, bytes, now);
+          const kept = admitChunk(stored.log, chunk.data, capBytes);
+          if (kept === null) continue;
+          insert.run(stored.seq, kept.seq, chunk.stream, kept.data, kept.bytes, now);
           appended.push({
             jobId: chunk.jobId,
-            seq: stored.log.seq,
+            seq: kept.seq,
             stream: chunk.stream,
-            data,
+            data: kept.data,
             at: now,
           });
         }
