@@ -1,11 +1,5 @@
 import { Command, Option } from 'commander';
-import {
-  AgentStartError,
-  createAgent,
-  defaultStateDir,
-  loadTaskModule,
-  type TaskRegistry,
-} from '@offload/agent';
+import type { TaskRegistry } from '@offload/agent';
 import { parseDurationMs } from '@offload/protocol';
 import { CliError, type CliIo } from '../cli-io.js';
 import { cliVersion } from '../version.js';
@@ -67,6 +61,9 @@ export function agentCommand(io: CliIo, setExit: (code: number) => void): Comman
 }
 
 async function runAgent(flags: AgentFlags, io: CliIo): Promise<number> {
+  // Loaded here, not at the top: the other commands start without the agent's code.
+  const { AgentStartError, createAgent, defaultStateDir, loadTaskModule } =
+    await import('@offload/agent');
   const servers = flags.server?.length
     ? flags.server
     : io.env.OFFLOAD_URL

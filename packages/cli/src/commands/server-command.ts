@@ -1,7 +1,6 @@
 import { Command } from 'commander';
 import { dashboardDistDir } from '@offload/dashboard';
 import type { CliIo } from '../cli-io.js';
-import { runServer } from './run-server.js';
 import { addServerOptions, serverOptionValues } from './server-options.js';
 
 export function serverCommand(io: CliIo, setExit: (code: number) => void): Command {
@@ -16,6 +15,8 @@ export function serverCommand(io: CliIo, setExit: (code: number) => void): Comma
         'and saved to <data dir>/admin-token. See docs/reference/config.md.',
     );
   addServerOptions(cmd).action(async (opts: Record<string, unknown>) => {
+    // Loaded here, not at the top: every other command starts without the server's code.
+    const { runServer } = await import('./run-server.js');
     setExit(
       await runServer('server', serverOptionValues(opts), io, { dashboardDir: dashboardDistDir }),
     );

@@ -1,14 +1,12 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
-import { createAgent, defaultAgentName } from '@offload/agent';
 import { dashboardBuilt, dashboardDistDir } from '@offload/dashboard';
 import type { KeyCreated } from '@offload/protocol';
 import type { RunningServer } from '@offload/server';
 import { CliError, type CliIo } from '../cli-io.js';
 import { cliVersion } from '../version.js';
 import { configFilePath, writeConfigFile } from './connection.js';
-import { runServer } from './run-server.js';
 import { addServerOptions, serverOptionValues } from './server-options.js';
 
 /** How long `offload start` lets the local agent's jobs finish on SIGTERM before handing them back. */
@@ -28,6 +26,8 @@ export function startCommand(io: CliIo, setExit: (code: number) => void): Comman
     );
   addServerOptions(cmd).action(async (opts: Record<string, unknown>) => {
     const withAgent = opts.agent !== false;
+    // Loaded here, not at the top: every other command starts without the server's code.
+    const { runServer } = await import('./run-server.js');
     setExit(
       await runServer('server', serverOptionValues(opts), io, {
         dashboardDir: dashboardDistDir,
@@ -68,6 +68,7 @@ async function startLocalAgent(
   const joinToken = existsSync(path.join(stateDir, 'agent.json'))
     ? undefined
     : await createJoinToken(running);
+  const { createAgent, defaultAgentName } = await import('@offload/agent');
   const agent = createAgent({
     servers: [running.url],
     joinToken,
