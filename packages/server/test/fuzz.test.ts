@@ -1,3 +1,5 @@
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestServer, type TestServer } from './test-server.js';
@@ -521,14 +523,25 @@ async function send(r: FuzzRequest) {
   return { status: res.statusCode, contentType, text: Buffer.concat(chunks).toString('utf8') };
 }
 
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+function heapAfterGc(): number {
+  gc();
+  return process.memoryUsage().heapUsed;
+}
+
 describe('fuzz', () => {
   it('random and mutated requests at every route never get a 5xx, and errors keep their shape', async () => {
     const statuses = new Map<number, number>();
     const routesHit = new Set<string>();
     const timeByRoute = new Map<string, number>();
     const started = Date.now();
+    let sent = 0;
+    let baselineHeap = 0;
     await fc.assert(
       fc.asyncProperty(requestArb, async (r) => {
+        // Memory is measured from the 1,000th request on, after caches and JIT have warmed up.
+        if (++sent === 1_000) baselineHeap = heapAfterGc();
         const t0 = performance.now();
         let timer: NodeJS.Timeout | undefined;
         const res = await Promise.race([
@@ -564,6 +577,10 @@ describe('fuzz', () => {
       { seed: SEED, numRuns: RUNS, endOnFailure: true },
     );
     const elapsed = Date.now() - started;
+    const heapGrowthMiB = (heapAfterGc() - baselineHeap) / 1024 / 1024;
+    // Stable: what thousands of requests leave behind (caches of requirement classes, auth
+    // entries) is bounded, not a leak that grows with every request.
+    expect(heapGrowthMiB).toBeLessThan(32);
     // Enough requests got through auth and validation to exercise the handlers.
     expect(
       routesHit.size,
@@ -578,6 +595,7 @@ describe('fuzz', () => {
         seed: SEED,
         runs: RUNS,
         elapsed,
+        heapGrowthMiB,
         statuses: Object.fromEntries(statuses),
         routesHit: [...routesHit],
         slow: [...timeByRoute]
