@@ -22,5 +22,6 @@ export * from './resources/detect-resources.js';
 export * from './resources/resource-pool.js';
 export * from './resources/cpu-load.js';
 // The daemon: registration, sync and heartbeat loops, log shipping, outbox, restart recovery.
+export * from './daemon/agent-api.js';
 export * from './daemon/agent-daemon.js';
 export * from './daemon/agent-state.js';

@@ -2,15 +2,9 @@ import { OffloadApiError } from '@offload/client';
 import type { AgentRegister, ClaimedJob, Completion } from '@offload/protocol';
 import { createCommandExecutor, type CommandExecutor } from '../executors/command-executor.js';
 import { failed, type JobOutcome, type RunCallbacks } from '../executors/job-outcome.js';
-import type { TaskHandlers, TaskRegistry } from '../executors/task-module.js';
 import { createTaskExecutor, type TaskExecutor } from '../executors/task-executor.js';
 import { createCpuLoadGuard, type CpuLoadGuard } from '../resources/cpu-load.js';
-import {
-  agentCapabilities,
-  detectResources,
-  type ResourceOverrides,
-} from '../resources/detect-resources.js';
-import type { GpuDetectOptions } from '../resources/gpu-detect.js';
+import { agentCapabilities, detectResources } from '../resources/detect-resources.js';
 import { ResourcePool } from '../resources/resource-pool.js';
 import { jobDirPath } from '../supervisor/supervisor-launcher.js';
 import {
@@ -19,77 +13,10 @@ import {
   defaultStateDir,
   type RunningRecord,
 } from './agent-state.js';
+import { AgentStartError, type Agent, type AgentOptions } from './agent-api.js';
 import { Connection, StoppedError } from './connection.js';
 import { LogShipper } from './log-shipper.js';
 import { keyOf } from './outbox.js';
-
-export interface AgentOptions {
-  /** One or more server URLs; the agent fails over between them. */
-  servers: readonly string[];
-  /** Needed on first start only; later starts use the secret in the state directory. */
-  joinToken?: string | undefined;
-  /** Default: the name in the state directory, else the hostname. */
-  name?: string | undefined;
-  capabilities?: readonly string[];
-  pools?: readonly string[];
-  tier?: number | undefined;
-  /** Default: the CPU count. */
-  maxJobs?: number | undefined;
-  /** Take no new work while the machine's CPU load (percent) is above this. */
-  cpuThreshold?: number | undefined;
-  /** Replaces the guard `cpuThreshold` builds (tests, or a load measure of your own). */
-  cpuLoadGuard?: CpuLoadGuard | undefined;
-  /** Task handlers (a loaded module or a plain map). */
-  tasks?: TaskRegistry | TaskHandlers | undefined;
-  /** Default {@link defaultStateDir}. */
-  stateDir?: string | undefined;
-  resources?: ResourceOverrides | undefined;
-  nvidiaSmi?: GpuDetectOptions | undefined;
-  /** Long-poll hold of a sync (default 20 s). */
-  syncWaitMs?: number | undefined;
-  /** SIGTERM → SIGKILL delay on cancel (default 10 s). */
-  killGraceMs?: number | undefined;
-  reconnectBaseMs?: number | undefined;
-  reconnectMaxMs?: number | undefined;
-  /** One line per event worth telling the operator. Default: stderr. */
-  log?: ((line: string) => void) | undefined;
-  /**
-   * The server refused the agent after it had started (revoked): the agent takes no more work.
-   * Call `stop()` then (the CLI exits 125).
-   */
-  onFatal?: ((err: Error) => void) | undefined;
-  version?: string | undefined;
-}
-
-/** Why the agent could not start; `code` tells the CLI what to print. */
-export class AgentStartError extends Error {
-  override name = 'AgentStartError';
-  constructor(
-    readonly code: 'JOIN_REFUSED' | 'NAME_TAKEN' | 'NO_CREDENTIAL' | 'REFUSED',
-    message: string,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-  }
-}
-
-export interface RunningJobInfo {
-  jobId: string;
-  leaseId: string;
-  attempt: number;
-  kind: 'command' | 'task';
-}
-
-export interface Agent {
-  /** Registers and starts the loops; resolves once registered (rejects with AgentStartError). */
-  start(): Promise<void>;
-  /** Takes no more work, waits up to `drainMs` for running jobs, hands back the rest. */
-  stop(options?: { drainMs?: number }): Promise<void>;
-  readonly id: string | undefined;
-  readonly name: string | undefined;
-  readonly stateDir: string;
-  running(): RunningJobInfo[];
-}
 
 interface Execution {
   job: Pick<ClaimedJob, 'id' | 'leaseId' | 'attempt'>;
