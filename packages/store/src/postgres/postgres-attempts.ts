@@ -1,5 +1,5 @@
-import { completeAttempt, progressJob, type JobRecord } from '@offload/core';
-import { holdsLease } from '../shared/fencing.js';
+import { progressJob, type JobRecord } from '@offload/core';
+import { completeReported, holdsLease } from '../shared/fencing.js';
 import type { StoredJob } from '../shared/job-rows.js';
 import type { Store } from '../store.js';
 import { LOCK_BY_IDS_SQL, type PgContext, type PgTx } from './postgres-context.js';
@@ -24,18 +24,11 @@ export function createPgAttempts(ctx: PgContext): Pick<Store, 'jobsComplete' | '
       if (reports.length === 0) return [];
       return ctx.tx(async (t) => {
         const byId = await lockReported(t, reports);
-        return reports.map((report) => {
-          const stored = byId.get(report.jobId);
-          if (stored === undefined || !holdsLease(stored, agentId, report.leaseId)) {
-            // Stale: nothing changes; the current job (if any) is returned for the caller's information.
-            return { jobId: report.jobId, ok: false, job: stored?.job ?? null };
-          }
-          return {
-            jobId: report.jobId,
-            ok: true,
-            job: t.transition(stored, completeAttempt(stored.job, report, now)),
-          };
-        });
+        return reports.map((report) =>
+          completeReported(byId.get(report.jobId), report, agentId, now, (s, p) =>
+            t.transition(s, p),
+          ),
+        );
       });
     },
 

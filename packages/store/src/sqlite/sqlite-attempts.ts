@@ -1,5 +1,5 @@
-import { completeAttempt, progressJob, type JobRecord } from '@offload/core';
-import { holdsLease } from '../shared/fencing.js';
+import { progressJob, type JobRecord } from '@offload/core';
+import { completeReported, holdsLease } from '../shared/fencing.js';
 import type { Store } from '../store.js';
 import type { SqliteContext } from './sqlite-context.js';
 
@@ -11,18 +11,11 @@ export function createSqliteAttempts(
       if (reports.length === 0) return [];
       // One transaction for the batch: commits, not rows, are SQLite's cost (~30 µs each).
       return ctx.tx((w) =>
-        reports.map((report) => {
-          const stored = ctx.loadById(report.jobId);
-          if (stored === null || !holdsLease(stored, agentId, report.leaseId)) {
-            // Stale: nothing changes; the current job (if any) is returned for the caller's information.
-            return { jobId: report.jobId, ok: false, job: stored?.job ?? null };
-          }
-          return {
-            jobId: report.jobId,
-            ok: true,
-            job: w.transition(stored, completeAttempt(stored.job, report, now)),
-          };
-        }),
+        reports.map((report) =>
+          completeReported(ctx.loadById(report.jobId), report, agentId, now, (s, p) =>
+            w.transition(s, p),
+          ),
+        ),
       );
     },
 
