@@ -1,5 +1,19 @@
-import type { AgentRecord, AttemptOutcome, JobClass, JobRecord, Progress } from '@offload/core';
-import type { AgentResources, JobState, KeyKind, Priority, Scope } from '@offload/protocol';
+import type {
+  AgentRecord,
+  AttemptOutcome,
+  JobClass,
+  JobError,
+  JobRecord,
+  Progress,
+} from '@offload/core';
+import type {
+  AgentResources,
+  AttemptOutcomeName,
+  JobState,
+  KeyKind,
+  Priority,
+  Scope,
+} from '@offload/protocol';
 
 /**
  * The one Store interface, in the language of the queue. Each method takes one params
@@ -48,6 +62,14 @@ export interface Store {
 
   jobGet(p: { id: string }): Promise<JobRecord | null>;
 
+  /**
+   * Several jobs by id in one query (an index lookup per id, never a scan), as they are
+   * now: for a server applying a batch of other servers' changes, one read per delivery.
+   * In the order of `ids`, each job once (a repeated id is answered at its first place);
+   * an unknown id is simply absent. An empty `ids` reads nothing.
+   */
+  jobsGet(p: { ids: readonly string[] }): Promise<JobRecord[]>;
+
   /** Newest first; `cursor` is opaque and comes from the previous page. */
   jobsList(p: JobListParams): Promise<{ jobs: JobRecord[]; nextCursor: string | null }>;
 
@@ -60,6 +82,12 @@ export interface Store {
    * the transaction from its running attempts, so concurrent claims by one agent cannot
    * over-commit it. Cost is a short index lookup per non-empty class, independent of queue
    * depth. Each claimed job gets a fresh lease id and its GPUs.
+   *
+   * The agent's stored state, read inside the transaction, overrides the caller's record:
+   * an agent stored as anything but online claims nothing, so a drain or revoke that
+   * committed before the claim began holds even when the caller read the agent earlier
+   * (a claim on PostgreSQL can wait for a pool connection while a drain and a submit go by).
+   * An agent the store does not hold is the caller's to vouch for.
    */
   jobsClaim(p: {
     agent: AgentRecord;
@@ -111,7 +139,15 @@ export interface Store {
    */
   nextDueAt(p: { graceMs: number }): Promise<number | null>;
 
-  /** Deletes up to `limit` terminal jobs finished before `before`, with their logs. Returns how many. */
+  /**
+   * A job's attempts, in the order they started: one record per lease that ended (written
+   * by the transaction that ended it — completion, reaping, revoke, timeout — adding no
+   * commit or round trip per job), then the running one, read from the job row. Throws
+   * JOB_NOT_FOUND for an unknown job.
+   */
+  attemptsList(p: { jobId: string }): Promise<AttemptRecord[]>;
+
+  /** Deletes up to `limit` terminal jobs finished before `before`, with their logs and attempts. Returns how many. */
   jobsPurgeFinished(p: { before: number; limit: number }): Promise<number>;
 
   /** Running attempts held by an agent (for heartbeats and the agent view). */
@@ -243,6 +279,22 @@ export interface JobListParams {
 export interface ClaimedAttempt {
   job: JobRecord;
   payloadJson: string;
+}
+
+/** One attempt of a job: one lease, from its claim to its end (null while it runs). */
+export interface AttemptRecord {
+  jobId: string;
+  /** The job's attempt number when it ran (a hand-back keeps it, so two records may share it). */
+  attempt: number;
+  agentId: string;
+  agentName: string;
+  leaseId: string;
+  startedAt: number;
+  endedAt: number | null;
+  outcome: AttemptOutcomeName;
+  exitCode: number | null;
+  signal: string | null;
+  error: JobError | null;
 }
 
 export interface LogChunk {

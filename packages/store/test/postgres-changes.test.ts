@@ -12,6 +12,7 @@ import {
   submit,
   T0,
 } from '@offload/store/testing';
+import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ChangeSet, decodeChanges, encodeChanges } from '../src/postgres/postgres-changes.js';
 
@@ -143,6 +144,84 @@ describeWithPostgres(env, 'postgres store: change feed (LISTEN/NOTIFY)', () => {
     expect(chunks.some((c) => c.resync)).toBe(false);
     expect(chunks.flatMap((c) => c.jobs.map((j) => j.id))).toEqual(jobs.map((j) => j.id));
     expect(chunks[0]!.queuedClasses).toEqual([await classIdOf(a, jobs[0]!)]);
+  });
+
+  describe('a claim over several classes that passes rows over', () => {
+    /** Two classes of ten queued jobs each, the first class's submitted first. */
+    const twoClasses = async (): Promise<[number, number]> => {
+      const first = Array.from({ length: 10 }, () => makeJob({ requires: { cpu: 1 } }));
+      const second = Array.from({ length: 10 }, () => makeJob({ requires: { cpu: 0.5 } }));
+      await submit(a, ...first);
+      await submit(a, ...second);
+      return [await classIdOf(a, first[0]!), await classIdOf(a, second[0]!)];
+    };
+
+    /**
+     * Another claim in flight: a transaction holding these queued rows locked (as a claim
+     * does between its lock and its commit) until `release`, which rolls it back — the
+     * rows stay queued, as when that claim fails or gives up.
+     */
+    const holdRows = async (sql: string): Promise<{ release(): Promise<void> }> => {
+      const c = new pg.Client({ connectionString: env.url, options: `-c search_path=${schema}` });
+      await c.connect();
+      await c.query('BEGIN');
+      await c.query(`${sql} FOR UPDATE`);
+      return {
+        async release() {
+          await c.query('ROLLBACK');
+          await c.end();
+        },
+      };
+    };
+
+    const claimTwo = async () => {
+      const agent = makeAgent({ maxJobs: 2 });
+      return a.jobsClaim({ agent, max: 2, classes: await classesFor(a, agent), now: T0 });
+    };
+
+    it('names the classes it lost every round in and saw still queued, though it took nothing', async () => {
+      const [first, second] = await twoClasses();
+      const holder = await holdRows("SELECT seq FROM jobs WHERE state = 'queued'");
+      try {
+        expect(await claimTwo()).toEqual([]);
+      } finally {
+        await holder.release();
+      }
+      const [submitted1, submitted2, claim] = await deliveries(3);
+      expect([submitted1!.queuedClasses, submitted2!.queuedClasses]).toEqual([[first], [second]]);
+      // Lost: heads of the first class; seen queued when the rounds ran out: the second.
+      expect(claim).toEqual({
+        queuedClasses: [first, second],
+        jobs: [],
+        logs: [],
+        agents: [],
+        queues: false,
+        resync: false,
+      });
+
+      // Nothing held any more: a claim that takes what it chose names no class.
+      const taken = await claimTwo();
+      expect(taken).toHaveLength(2);
+      const [quiet] = await deliveries(1);
+      expect(quiet!.queuedClasses).toEqual([]);
+      expect(quiet!.jobs).toHaveLength(2);
+    });
+
+    it('names the class of the rows it lost even when it took others instead', async () => {
+      const [first] = await twoClasses();
+      // The two oldest: the heads this claim chooses first.
+      const holder = await holdRows(
+        "SELECT seq FROM jobs WHERE state = 'queued' ORDER BY seq LIMIT 2",
+      );
+      try {
+        expect(await claimTwo()).toHaveLength(2);
+      } finally {
+        await holder.release();
+      }
+      const [, , claim] = await deliveries(3);
+      expect(claim!.jobs).toHaveLength(2);
+      expect(claim!.queuedClasses).toEqual([first]);
+    });
   });
 
   it('reconnects a lost listening connection and says resync', async () => {

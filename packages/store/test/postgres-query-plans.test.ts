@@ -28,6 +28,7 @@ import { BY_ID_SQL, LOCK_BY_IDS_SQL } from '../src/postgres/postgres-context.js'
 import { buildListQuery } from '../src/postgres/postgres-job-list.js';
 import {
   BY_IDEMPOTENCY_SQL,
+  BY_IDS_SQL,
   PURGE_SQL,
   RUNNING_ON_AGENT_SQL,
 } from '../src/postgres/postgres-jobs.js';
@@ -60,6 +61,7 @@ describeWithPostgres(env, 'postgres query plans', () => {
   let client: pg.Client;
   let classId = 0;
   let agentId = '';
+  let jobIds: string[] = [];
 
   beforeAll(async () => {
     store = await openPostgresStore({ url: env.url, schema, poolSize: 2 });
@@ -73,6 +75,7 @@ describeWithPostgres(env, 'postgres query plans', () => {
       }),
     );
     for (let i = 0; i < jobs.length; i += 1_000) await submit(store, ...jobs.slice(i, i + 1_000));
+    jobIds = jobs.map((j) => j.id);
     // Most finished, as under retention: ten agents claim 500 each and report all but 20.
     for (let a = 0; a < 10; a++) {
       const agent = makeAgent({
@@ -180,6 +183,9 @@ describeWithPostgres(env, 'postgres query plans', () => {
     ['purge', () => [PURGE_SQL, [T0 + 1_000, 500]], 'jobs_finished'],
     ['classes with queued jobs', () => [CLASSES_WITH_QUEUED_SQL, []], 'jobs_claim'],
     ['get by id', () => [BY_ID_SQL, ['job-000001']], 'jobs_id_key'],
+    // What a change feed delivery names: up to ~150 jobs, finished ones among them.
+    ['jobs by ids', () => [BY_IDS_SQL, [jobIds.filter((_, i) => i % 40 === 0)]], 'jobs_id_key'],
+    ['jobs by ids, a few', () => [BY_IDS_SQL, [jobIds.slice(0, 3)]], 'jobs_id_key'],
     [
       'lock reported jobs',
       () => [LOCK_BY_IDS_SQL, [['job-000001', 'job-000002']]],
@@ -237,9 +243,10 @@ describeWithPostgres(env, 'postgres query plans', () => {
     });
   }
 
-  it('the agent claim lock is one advisory lock, no table', async () => {
+  it('the agent claim lock is one advisory lock and the agent read by its key', async () => {
     const all = await plan(AGENT_CLAIM_LOCK_SQL, [1, 'x']);
-    expect(all.map((n) => n['Node Type'])).toEqual(['Result']);
+    expect(all.map((n) => n['Node Type'])).toEqual(['Result', 'Index Scan']);
+    expect(all.map((n) => n['Index Name'])).toContain('agents_pkey');
   });
 
   it('the unfiltered list walks seq backwards from the cursor, without sorting', async () => {

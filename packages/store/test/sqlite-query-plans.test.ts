@@ -6,13 +6,15 @@ import { openSqliteStore } from '@offload/store';
 import { makeAgent, makeJob, submit, claim, T0 } from '@offload/store/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REAP_AGENTS_SQL, LEASES_TO_CANCEL_SQL } from '../src/sqlite/sqlite-agents.js';
+import { ATTEMPTS_SQL } from '../src/sqlite/sqlite-attempts.js';
 import {
+  AGENT_STATE_SQL,
   CLAIM_HEAD_BEFORE_SQL,
   CLAIM_HEAD_SQL,
   RESERVATIONS_SQL,
 } from '../src/sqlite/sqlite-claim.js';
 import { buildListQuery } from '../src/sqlite/sqlite-job-list.js';
-import { PURGE_SQL, RUNNING_ON_AGENT_SQL } from '../src/sqlite/sqlite-jobs.js';
+import { BY_IDS_SQL, PURGE_SQL, RUNNING_ON_AGENT_SQL } from '../src/sqlite/sqlite-jobs.js';
 import { JOB_COLUMNS } from '../src/sqlite/sqlite-rows.js';
 import * as sweeps from '../src/sqlite/sqlite-sweeps.js';
 
@@ -74,6 +76,7 @@ describe('sqlite query plans', () => {
       'COVERING INDEX jobs_claim (class_id=? AND priority=? AND queued_at<?)',
     ],
     ['claim: running reservations', RESERVATIONS_SQL, 'jobs_running_agent (agent_id=?)'],
+    ["claim: the agent's stored state", AGENT_STATE_SQL, '(id=?)'],
     ['promote due', sweeps.PROMOTE_DUE_SQL, 'jobs_promote (run_at<?)'],
     ['expire due', sweeps.EXPIRE_DUE_SQL, 'jobs_expire'],
     ['timeout due', sweeps.TIMEOUT_DUE_SQL, 'jobs_deadline (deadline_at<?)'],
@@ -84,6 +87,12 @@ describe('sqlite query plans', () => {
     ['reap: their running jobs', RUNNING_ON_AGENT_SQL, 'jobs_running_agent (agent_id=?)'],
     ['leases to cancel', LEASES_TO_CANCEL_SQL, 'jobs_running_agent (agent_id=?)'],
     ['purge', PURGE_SQL, 'jobs_finished (finished_at<?)'],
+    ["a job's attempts, in order", ATTEMPTS_SQL, 'PRIMARY KEY (job_seq=?)'],
+    [
+      'purge: attempts of a job',
+      'SELECT 1 FROM job_attempts WHERE job_seq = ?',
+      'PRIMARY KEY (job_seq=?)',
+    ],
     ['get by id', `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`, '(id=?)'],
     [
       'idempotency key',
@@ -116,6 +125,14 @@ describe('sqlite query plans', () => {
       expect(p).not.toContain('TEMP B-TREE');
     });
   }
+
+  it('jobs by ids probe the id index once per id, walking only the ids given', () => {
+    const p = plan(BY_IDS_SQL);
+    expect(p).toMatch(/SEARCH jobs USING INDEX \S+ \(id=\?\)/);
+    // The one scan is json_each over the ids passed, never jobs.
+    expect(p.match(/\bSCAN \S+/g)).toEqual(['SCAN json_each']);
+    expect(p).not.toContain('TEMP B-TREE');
+  });
 
   it('the unfiltered list walks seq backwards from the cursor, without sorting', () => {
     const p = plan(buildListQuery({ limit: 10, cursor: 'MTAw' }).sql);

@@ -9,6 +9,7 @@ import { ApiError } from '@offload/protocol';
 import { AGENT_COLUMNS, agentParams, rowToAgent, type AgentRow } from '../shared/agent-rows.js';
 import { JOB_COLUMNS } from '../shared/job-rows.js';
 import type { Store } from '../store.js';
+import { PgEndedAttempts } from './postgres-attempt-rows.js';
 import { ChangeSet } from './postgres-changes.js';
 import { sqlState, type PgContext, type PgTx } from './postgres-context.js';
 
@@ -51,7 +52,10 @@ async function loseRunning(
   const running = await t.jobs(RUNNING_ON_AGENTS_SQL, [agentIds]);
   const order = new Map(agentIds.map((id, i) => [id, i]));
   running.sort((a, b) => order.get(a.job.agentId!)! - order.get(b.job.agentId!)! || a.seq - b.seq);
-  return running.map((s) => t.transition(s, loseAttempt(s.job, now, message)));
+  const ended = new PgEndedAttempts(t, now);
+  const jobs = running.map((s) => ended.transition(s, loseAttempt(s.job, now, message)));
+  await ended.write();
+  return jobs;
 }
 
 function agentChanged(id: string): ChangeSet {

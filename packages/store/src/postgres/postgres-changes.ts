@@ -18,6 +18,15 @@ export class ChangeSet {
     if (to === 'queued' && from !== 'queued') this.queuedClasses.add(classId);
   }
 
+  /**
+   * A class that may still have queued jobs nobody is taking: a claim passed rows of it
+   * over (see postgres-claim.ts). Announced like a class that gained jobs, so agents parked
+   * on other servers look again.
+   */
+  stillQueued(classId: number): void {
+    this.queuedClasses.add(classId);
+  }
+
   get empty(): boolean {
     return (
       this.jobs.size === 0 &&
@@ -121,6 +130,17 @@ function resync(): StoreChanges {
   return { queuedClasses: [], jobs: [], logs: [], agents: [], queues: false, resync: true };
 }
 
+/**
+ * A subscriber that also wants to hear when the feed stops listening (for readiness: a
+ * server whose feed is down answers requests but misses the other servers' wake-ups). The
+ * Store interface takes a plain listener; one with `lost` is told, each time the listening
+ * connection drops or cannot be opened, why. It hears `resync` when listening again.
+ */
+export interface ChangeFeedListener {
+  (changes: StoreChanges): void;
+  lost?: (reason: Error) => void;
+}
+
 export interface ChangeFeedOptions {
   /** The pool's connection settings, for the listening connection. */
   connection: pg.ClientConfig;
@@ -139,19 +159,22 @@ export interface ChangeFeedOptions {
  * each reconnect, since what was sent while nobody listened is lost.
  */
 export class ChangeFeed {
-  private readonly listeners = new Set<(c: StoreChanges) => void>();
+  private readonly listeners = new Set<ChangeFeedListener>();
   private client: pg.Client | null = null;
   private connecting: Promise<void> | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private delayMs: number;
   private closed = false;
+  /** Why the feed is not listening, while it has subscribers and is not; else null. */
+  private down: Error | null = null;
 
   constructor(private readonly options: ChangeFeedOptions) {
     this.delayMs = options.backoffMs?.first ?? 100;
   }
 
-  subscribe(listener: (c: StoreChanges) => void): () => void {
+  subscribe(listener: ChangeFeedListener): () => void {
     this.listeners.add(listener);
+    if (this.down !== null) this.tell(listener, this.down);
     if (
       !this.closed &&
       this.client === null &&
@@ -162,6 +185,14 @@ export class ChangeFeed {
     return () => {
       this.listeners.delete(listener);
     };
+  }
+
+  /**
+   * Why subscribers are missing changes now (the listening connection is down or being
+   * reopened), or null: listening, connecting for the first time, or nobody subscribed.
+   */
+  get problem(): Error | null {
+    return this.down;
   }
 
   /** Resolves once the feed is listening (for tests and start-up ordering). */
@@ -195,6 +226,7 @@ export class ChangeFeed {
         return;
       }
       this.client = client;
+      this.down = null;
       this.delayMs = this.options.backoffMs?.first ?? 100;
       // Also the first time: whatever was committed before the feed listened is unknown
       // to it, so subscribers load their state once it is live.
@@ -203,8 +235,10 @@ export class ChangeFeed {
     this.connecting = attempt;
     attempt
       .catch((err: unknown) => {
-        this.options.onError(err instanceof Error ? err : new Error(String(err)));
+        const e = err instanceof Error ? err : new Error(String(err));
+        this.options.onError(e);
         client.end().catch(() => undefined);
+        if (!this.closed) this.stopped(e);
         this.retry();
       })
       .finally(() => {
@@ -217,7 +251,26 @@ export class ChangeFeed {
     this.client = null;
     if (err !== null) this.options.onError(err);
     client.end().catch(() => undefined);
+    if (!this.closed) this.stopped(err ?? new Error('the listening connection ended'));
     this.retry();
+  }
+
+  /** The feed stopped listening: subscribers that asked to know are told why. */
+  private stopped(err: Error): void {
+    const why = (err as Error & { code?: string }).code;
+    this.down = new Error(
+      `the change feed is not listening (${err.message || why || 'connection lost'}); reconnecting`,
+      { cause: err },
+    );
+    for (const l of this.listeners) this.tell(l, this.down);
+  }
+
+  private tell(listener: ChangeFeedListener, reason: Error): void {
+    try {
+      listener.lost?.(reason);
+    } catch (err) {
+      this.options.onError(err instanceof Error ? err : new Error(String(err)));
+    }
   }
 
   private retry(): void {

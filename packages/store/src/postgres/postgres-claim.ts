@@ -12,6 +12,7 @@ import {
 import { PRIORITIES } from '@offload/protocol';
 import { randomUUID } from 'node:crypto';
 import { JOB_COLUMNS, type StoredJob } from '../shared/job-rows.js';
+import { mayClaim } from '../shared/claim-rules.js';
 import type { ClaimedAttempt, Store } from '../store.js';
 import type { PgContext, PgTx } from './postgres-context.js';
 import { ADVISORY_NAMESPACE } from './postgres-migrations.js';
@@ -21,8 +22,11 @@ import { ADVISORY_NAMESPACE } from './postgres-migrations.js';
  * the second of two concurrent claims reads the running attempts only after the first has
  * committed, so together they cannot over-commit the agent. A lock on the agents row would
  * do the same but requires the row; this needs nothing and never blocks other agents.
+ * The same statement reads the agent's stored state (see jobsClaim: a drain committed
+ * before the claim began wins over the caller's record).
  */
-export const AGENT_CLAIM_LOCK_SQL = 'SELECT pg_advisory_xact_lock($1::int, hashtext($2))';
+export const AGENT_CLAIM_LOCK_SQL =
+  'SELECT pg_advisory_xact_lock($1::int, hashtext($2))::text AS locked, (SELECT state FROM agents WHERE id = $2) AS state';
 
 /** What the running attempts hold: cpu/memory from their class, GPUs from the row. */
 export const RESERVATIONS_SQL =
@@ -157,7 +161,11 @@ export function createPgClaim(ctx: PgContext): Pick<Store, 'jobsClaim'> {
         classes.map((c) => c.classId),
       );
       return ctx.tx(async (t) => {
-        await t.rows(AGENT_CLAIM_LOCK_SQL, [ADVISORY_NAMESPACE, agent.id]);
+        const [lock] = await t.rows<{ state: string | null }>(AGENT_CLAIM_LOCK_SQL, [
+          ADVISORY_NAMESPACE,
+          agent.id,
+        ]);
+        if (!mayClaim(lock?.state ?? null)) return [];
         const running = await t.rows<{ class_id: number; gpus: string }>(RESERVATIONS_SQL, [
           agent.id,
         ]);
@@ -183,17 +191,38 @@ export function createPgClaim(ctx: PgContext): Pick<Store, 'jobsClaim'> {
         }
 
         const tried: number[] = [];
+        // Rows passed over: chosen but lost to other claims, and — when the rounds ran out
+        // with room left — the heads last seen queued and not chosen. Their classes go in
+        // this commit's notification, as if they had gained jobs: the other claims may give
+        // up too (claimers that peek the same heads lose in lockstep: at worst, of twenty
+        // wanting one job each, four rounds serve four) or roll back, and then nothing else
+        // would wake the agents parked on other servers while the jobs stay queued. When
+        // the rows were in fact taken, the cost is a classesWithQueued per agent parked
+        // there for those classes.
+        const passed: Head[] = [];
+        let heads: Head[] = [];
+        let crowded = false; // the last round lost rows: the rounds, not the work, ran out
         for (let round = 0; round < MAX_ROUNDS && out.length < want; round++) {
+          crowded = false;
           const ranges = round === 0 ? first : rangesFor(agent, classes, free, want - out.length);
           if (ranges === null) break;
-          const heads = await t.rows<Head>(CLAIM_PEEK_SQL, [...ranges, tried]);
+          heads = await t.rows<Head>(CLAIM_PEEK_SQL, [...ranges, tried]);
           const chosen = choose(agent, free, want - out.length, heads);
           if (chosen.length === 0) break;
           const locked = await t.jobs(CLAIM_LOCK_CHOSEN_SQL, [chosen]);
           take(locked);
           if (locked.length === chosen.length) break; // all it could take
+          crowded = true;
+          const got = new Set(locked.map((s) => s.seq));
+          const lost = new Set(chosen.filter((seq) => !got.has(seq)));
+          passed.push(...heads.filter((h) => lost.has(h.seq)));
           tried.push(...chosen);
         }
+        if (crowded && out.length < want) {
+          const seen = new Set(tried); // the last round's chosen are in it, lost or taken
+          passed.push(...heads.filter((h) => !seen.has(h.seq)));
+        }
+        for (const h of passed) t.changes.stillQueued(h.class_id);
         return out;
       });
     },

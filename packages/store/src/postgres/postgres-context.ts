@@ -38,6 +38,16 @@ const COUNTS_UPSERT_SQL =
 const RETRYABLE = new Set(['40001', '40P01']); // serialization_failure, deadlock_detected
 const MAX_ATTEMPTS = 3;
 
+/** The breaker's first pause after a connection failure, doubled on each failed try up to the last (ms). */
+export const BREAKER_MIN_MS = 100;
+export const BREAKER_MAX_MS = 5_000;
+/**
+ * How much longer than the statement timeout a statement may go unanswered before its
+ * connection counts as dead: the database cancels a slow statement itself (57014) at the
+ * statement timeout, so an answer that is later still means the network holds nothing.
+ */
+export const READ_TIMEOUT_MARGIN_MS = 2_000;
+
 /**
  * What every PostgreSQL store module shares: the pool, the class cache, statement naming,
  * and the transaction helper. Hot statements are sent as named prepared statements (parsed
@@ -46,6 +56,12 @@ const MAX_ATTEMPTS = 3;
  */
 export class PgContext {
   readonly classes = new PgClassRegistry();
+  /**
+   * The pool as the store's modules use it: `query` and `connect` pass the breaker. (The
+   * store's `ping()` uses the pool it was given, and so always tries.)
+   */
+  readonly pool: Pool;
+  readonly breaker = new ConnectionBreaker();
   private readonly names = new Map<string, string>();
 
   /**
@@ -53,10 +69,42 @@ export class PgContext {
    * `notify`: where this store announces its commits (null: it does not).
    */
   constructor(
-    readonly pool: Pool,
+    private readonly raw: Pool,
     private readonly onError: (err: Error) => void,
     private readonly notify: { channel: string; origin: string } | null,
-  ) {}
+  ) {
+    // A new connection is the best news there is: the database answers again (whoever
+    // opened it — the readiness ping included), so calls need not wait out the pause.
+    raw.on('connect', () => this.breaker.reset());
+    const query = (...args: unknown[]): Promise<unknown> =>
+      this.guarded(() => (raw.query as (...a: unknown[]) => Promise<unknown>)(...args));
+    const connect = (): Promise<PoolClient> => this.guarded(() => raw.connect());
+    this.pool = new Proxy(raw, {
+      get(target, prop) {
+        if (prop === 'query') return query;
+        if (prop === 'connect') return connect;
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
+      },
+    });
+  }
+
+  /**
+   * Runs one call to the database past the breaker: refused at once while it is open, else
+   * run, and its outcome — reached the database or failed to — told to the breaker.
+   */
+  private async guarded<T>(call: () => Promise<T>): Promise<T> {
+    const ticket = this.breaker.admit();
+    try {
+      const result = await call();
+      this.breaker.succeeded(ticket);
+      return result;
+    } catch (err) {
+      if (isConnectionFailure(err)) this.breaker.failed(ticket, err as Error);
+      else this.breaker.succeeded(ticket); // the database answered, if only to refuse
+      throw err;
+    }
+  }
 
   /**
    * The statement that ends a transaction: COMMIT, preceded — in the same round trip, as
@@ -132,9 +180,13 @@ export class PgContext {
    * serialization failures are retried (the whole function runs again: it must have no
    * effect outside the database before it returns).
    */
-  async tx<T>(fn: (t: PgTx) => Promise<T>): Promise<T> {
+  tx<T>(fn: (t: PgTx) => Promise<T>): Promise<T> {
+    return this.guarded(() => this.runTx(fn));
+  }
+
+  private async runTx<T>(fn: (t: PgTx) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const client = await this.pool.connect();
+      const client = await this.raw.connect();
       // The pool listens for errors only on idle connections: one that dies while checked
       // out, between two statements, would emit an unheard 'error' and crash the process.
       // The failure itself reaches us through the next statement.
@@ -150,11 +202,15 @@ export class PgContext {
         this.classes.commit(t.createdClasses);
         return result;
       } catch (err) {
-        try {
-          await client.query('ROLLBACK');
-        } catch {
-          broken = true; // the connection is gone: do not return it to the pool
-        }
+        // A connection that failed (or whose statement went unanswered: one is still in
+        // flight on it) cannot take a ROLLBACK: the database rolls back when it goes.
+        if (isConnectionFailure(err)) broken = true;
+        else
+          try {
+            await client.query('ROLLBACK');
+          } catch {
+            broken = true; // the connection is gone: do not return it to the pool
+          }
         if (attempt < MAX_ATTEMPTS && RETRYABLE.has(sqlState(err) ?? '')) continue;
         throw err;
       } finally {
@@ -179,7 +235,7 @@ export function sqlState(err: unknown): string | undefined {
 export function withConnectionState(err: unknown): unknown {
   if (!(err instanceof Error) || err instanceof ApiError || sqlState(err) !== undefined) return err;
   if (
-    !/timeout exceeded when trying to connect|connection terminated|connection error|not queryable|after calling end on the pool/i.test(
+    !/timeout exceeded when trying to connect|connection terminated|connection error|not queryable|after calling end on the pool|query read timeout/i.test(
       err.message,
     )
   )
@@ -188,6 +244,90 @@ export function withConnectionState(err: unknown): unknown {
     new Error(`the PostgreSQL connection failed: ${err.message}`, { cause: err }),
     { code: '08006' },
   );
+}
+
+/**
+ * Whether an error says the database could not be reached or stopped answering — as
+ * opposed to the database refusing a statement. These open the breaker: refused or
+ * unanswered connections, connections lost mid-call, statements unanswered past the read
+ * timeout, a database that is starting or shutting down (57P03). A single connection
+ * killed by an administrator (57P01) is not one: the database itself is fine.
+ */
+export function isConnectionFailure(err: unknown): boolean {
+  if (err instanceof ApiError) return false;
+  const code = sqlState(withConnectionState(err)) ?? '';
+  return /^(08|57P03$|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE)/.test(
+    code,
+  );
+}
+
+/**
+ * Fails calls at once while the database is known to be unreachable, so that an outage
+ * does not turn every request into a connection attempt (each failing at once when
+ * refused, or after the connect timeout when nothing answers) — sparing the database a
+ * storm of connections when it comes back. After a connection failure calls are refused
+ * with 08006 for a pause of 100 ms, then one call tries; each failed try doubles the pause,
+ * up to 5 s. A call that reaches the database, or any new connection of the pool (the
+ * readiness ping always tries), closes the breaker.
+ *
+ * Failures of calls that started before the breaker last opened are counted once: ten
+ * calls in flight when the network drops are one failure, not ten doublings. A ticket (the
+ * generation at admission) tells them apart.
+ */
+export class ConnectionBreaker {
+  private pauseMs = 0; // 0: closed
+  private retryAt = 0;
+  private generation = 0;
+  private trying = false;
+  private lastFailure = '';
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** Whether calls are being refused or tried one at a time. */
+  get open(): boolean {
+    return this.pauseMs > 0;
+  }
+
+  /** Before a call: its ticket, or the unavailable error while the breaker holds calls back. */
+  admit(): number {
+    if (this.pauseMs > 0) {
+      if (this.trying || this.now() < this.retryAt) throw this.unavailable();
+      this.trying = true; // this call is the try
+    }
+    return this.generation;
+  }
+
+  /** The call reached the database. */
+  succeeded(ticket: number): void {
+    if (ticket === this.generation) this.reset();
+  }
+
+  /** The call could not reach the database. */
+  failed(ticket: number, err: Error): void {
+    if (ticket !== this.generation) return; // its outage has been counted
+    this.generation++;
+    this.trying = false;
+    this.pauseMs = this.pauseMs === 0 ? BREAKER_MIN_MS : Math.min(this.pauseMs * 2, BREAKER_MAX_MS);
+    this.retryAt = this.now() + this.pauseMs;
+    this.lastFailure = err.message;
+  }
+
+  reset(): void {
+    this.pauseMs = 0;
+    this.trying = false;
+  }
+
+  private unavailable(): Error {
+    const wait = this.trying
+      ? 'a try is under way'
+      : `next try in ${Math.max(0, this.retryAt - this.now())} ms`;
+    return Object.assign(
+      new Error(
+        `the PostgreSQL database is unreachable (${this.lastFailure}); calls fail at once until it answers (${wait})`,
+      ),
+      { code: '08006' },
+    );
+  }
 }
 
 export function jobNotFound(id: string): ApiError {

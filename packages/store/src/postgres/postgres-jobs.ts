@@ -1,15 +1,27 @@
 import { cancelJob, retryJob, type JobRecord } from '@offload/core';
-import { JOB_COLUMNS, jobInsertParams } from '../shared/job-rows.js';
+import { inIdOrder, JOB_COLUMNS, jobInsertParams } from '../shared/job-rows.js';
 import type { Store } from '../store.js';
 import type { PgContext, PgTx } from './postgres-context.js';
 import { columns, INSERT_JOBS_SQL, INSERT_WIDTH } from './postgres-rows.js';
 
 type JobMethods = Pick<
   Store,
-  'jobsSubmit' | 'jobGet' | 'jobCancel' | 'jobRetry' | 'jobsPurgeFinished' | 'jobsRunningOnAgent'
+  | 'jobsSubmit'
+  | 'jobGet'
+  | 'jobsGet'
+  | 'jobCancel'
+  | 'jobRetry'
+  | 'jobsPurgeFinished'
+  | 'jobsRunningOnAgent'
 >;
 
 export const RUNNING_ON_AGENT_SQL = `SELECT ${JOB_COLUMNS} FROM jobs WHERE agent_id = $1 AND state = 'running' ORDER BY seq`;
+/**
+ * Several jobs by id: one probe of jobs_id_key per id. The ids travel as one array, so the
+ * text (a named statement) is the same whatever their number; no ORDER BY (the caller's
+ * order is restored in memory, see inIdOrder).
+ */
+export const BY_IDS_SQL = `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ANY($1::text[])`;
 export const BY_IDEMPOTENCY_SQL = `SELECT ${JOB_COLUMNS} FROM jobs WHERE idempotency_key = ANY($1::text[])`;
 
 /**
@@ -95,6 +107,15 @@ export function createPgJobs(ctx: PgContext): JobMethods {
       return (await ctx.loadById(ctx.pool, id))?.job ?? null;
     },
 
+    async jobsGet({ ids }) {
+      if (ids.length === 0) return [];
+      const found = await ctx.jobs(ctx.pool, BY_IDS_SQL, [[...new Set(ids)]]);
+      return inIdOrder(
+        ids,
+        found.map((s) => s.job),
+      );
+    },
+
     async jobCancel({ id, now }) {
       return ctx.tx(async (t) => {
         const stored = await t.mustLock(id);
@@ -121,7 +142,7 @@ export function createPgJobs(ctx: PgContext): JobMethods {
   };
 }
 
-/** Deletes the victims with their tags and logs: four set-based statements whatever their number. */
+/** Deletes the victims with their tags, logs and attempts: five set-based statements whatever their number. */
 async function purge(t: PgTx, before: number, limit: number): Promise<number> {
   const victims = await t.rows<{
     seq: number;
@@ -142,6 +163,7 @@ async function purge(t: PgTx, before: number, limit: number): Promise<number> {
   }
   if (tags[0].length > 0) await t.rows(DELETE_TAGS_SQL, tags);
   await t.rows('DELETE FROM job_logs WHERE job_seq = ANY($1::bigint[])', [seqs]);
+  await t.rows('DELETE FROM job_attempts WHERE job_seq = ANY($1::bigint[])', [seqs]);
   await t.rows('DELETE FROM jobs WHERE seq = ANY($1::bigint[])', [seqs]);
   return victims.length;
 }

@@ -1,5 +1,6 @@
 import type { PoolClient } from 'pg';
 import { pgMigration001 } from './migrations/001-initial.js';
+import { pgMigration002 } from './migrations/002-job-attempts.js';
 
 /** One numbered schema change. Never edit a released one: add the next number. */
 export interface PgMigration {
@@ -8,7 +9,7 @@ export interface PgMigration {
   sql: string;
 }
 
-export const PG_MIGRATIONS: readonly PgMigration[] = [pgMigration001];
+export const PG_MIGRATIONS: readonly PgMigration[] = [pgMigration001, pgMigration002];
 
 /**
  * First key of every advisory lock this store takes ('offl'), so its locks cannot be

@@ -5,7 +5,7 @@ import { createPgAgents } from './postgres-agents.js';
 import { createPgAttempts } from './postgres-attempts.js';
 import { createPgClaim } from './postgres-claim.js';
 import { ChangeFeed, channelFor } from './postgres-changes.js';
-import { PgContext, withConnectionState } from './postgres-context.js';
+import { PgContext, READ_TIMEOUT_MARGIN_MS, withConnectionState } from './postgres-context.js';
 import { Campaign } from './postgres-leader.js';
 import { createPgCredentials } from './postgres-credentials.js';
 import { createPgJobList } from './postgres-job-list.js';
@@ -14,6 +14,7 @@ import { createPgLogs } from './postgres-logs.js';
 import { migratePg } from './postgres-migrations.js';
 import { createPgQueues } from './postgres-queues.js';
 import { createPgSweeps } from './postgres-sweeps.js';
+import { withoutNul } from './postgres-text.js';
 
 export interface PostgresStoreOptions {
   /** A libpq-style URL: postgres://user:password@host:port/database?... */
@@ -84,9 +85,22 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     connectionString: options.url,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
     application_name: options.applicationName ?? 'offload',
-    // A startup parameter: every connection is in the schema from its first statement —
+    // Startup parameters: every connection is in the schema from its first statement —
     // nothing to run (or forget) after checkout. (statement_timeout, below, is one too.)
-    options: `-c search_path=${schema}`,
+    // The keepalives make the database end a session whose server vanished in ~25 s
+    // (10 s idle, then 3 probes 5 s apart) instead of the kernel's ~2 h: the leader's
+    // session holds the maintenance lock, and no other server can lead before it ends.
+    options: `-c search_path=${schema} -c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3`,
+    // And this side notices a database that vanished: the pool's, the leader's and the
+    // listener's sockets probe after 10 s idle.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+    // A client-side read timeout: the statement timeout is the database's own and bounds
+    // nothing when the network holds every packet (a black hole) — a statement, the
+    // readiness ping and the leader's check would wait for ever. No statement timeout: none.
+    ...(statementTimeoutMs > 0
+      ? { query_timeout: statementTimeoutMs + READ_TIMEOUT_MARGIN_MS }
+      : {}),
   };
   const pool = new pg.Pool({
     ...connection,
@@ -183,7 +197,10 @@ function createPostgresStore(
 /** Methods that return at once rather than a promise: not wrapped. */
 const SYNC_METHODS = new Set<string>(['subscribeChanges', 'campaign']);
 
-/** Every method's failures pass through withConnectionState (one wrapper, not one per call site). */
+/**
+ * Every method's failures pass through withConnectionState, and its arguments through
+ * withoutNul (text cannot hold NUL): one wrapper, not one per call site.
+ */
 function withConnectionStates(store: Store): Store {
   const wrapped: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(store)) {
@@ -191,7 +208,7 @@ function withConnectionStates(store: Store): Store {
       typeof value === 'function' && !SYNC_METHODS.has(key)
         ? async (...args: unknown[]): Promise<unknown> => {
             try {
-              return await (value as (...a: unknown[]) => Promise<unknown>)(...args);
+              return await (value as (...a: unknown[]) => Promise<unknown>)(...withoutNul(args));
             } catch (err) {
               throw withConnectionState(err);
             }

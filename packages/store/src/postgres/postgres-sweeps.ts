@@ -7,6 +7,7 @@ import {
 } from '@offload/core';
 import { JOB_COLUMNS } from '../shared/job-rows.js';
 import type { Store } from '../store.js';
+import { PgEndedAttempts } from './postgres-attempt-rows.js';
 import type { PgContext } from './postgres-context.js';
 
 // Due times are columns with partial indexes; sweeps take the oldest due first, in
@@ -37,24 +38,31 @@ export function createPgSweeps(ctx: PgContext): SweepMethods {
     due: number,
     limit: number,
     patchOf: (job: JobRecord) => JobPatch,
+    now: number,
   ): Promise<JobRecord[]> => {
     if (limit <= 0) return [];
-    return ctx.tx(async (t) =>
-      (await t.jobs(sql, [due, limit])).map((s) => t.transition(s, patchOf(s.job))),
-    );
+    return ctx.tx(async (t) => {
+      // A timeout ends the running attempt; promote and expire end none (and write nothing).
+      const ended = new PgEndedAttempts(t, now);
+      const jobs = (await t.jobs(sql, [due, limit])).map((s) =>
+        ended.transition(s, patchOf(s.job)),
+      );
+      await ended.write();
+      return jobs;
+    });
   };
 
   return {
     async jobsPromoteDue({ now, limit }) {
-      return sweep(PROMOTE_DUE_SQL, now, limit, (job) => promoteJob(job, now));
+      return sweep(PROMOTE_DUE_SQL, now, limit, (job) => promoteJob(job, now), now);
     },
 
     async jobsExpireDue({ now, limit }) {
-      return sweep(EXPIRE_DUE_SQL, now, limit, (job) => expireJob(job, now));
+      return sweep(EXPIRE_DUE_SQL, now, limit, (job) => expireJob(job, now), now);
     },
 
     async jobsTimeoutDue({ now, graceMs, limit }) {
-      return sweep(TIMEOUT_DUE_SQL, now - graceMs, limit, (job) => timeoutAttempt(job, now));
+      return sweep(TIMEOUT_DUE_SQL, now - graceMs, limit, (job) => timeoutAttempt(job, now), now);
     },
 
     async nextDueAt({ graceMs }) {

@@ -40,7 +40,7 @@ export function createSqliteAgents(ctx: SqliteContext): AgentMethods {
   const loseRunning = (w: TxWriter, agentId: string, now: number, message: string): JobRecord[] =>
     ctx
       .loadAll(RUNNING_ON_AGENT_SQL, agentId)
-      .map((s) => w.transition(s, loseAttempt(s.job, now, message)));
+      .map((s) => w.endAttempt(s, loseAttempt(s.job, now, message), now));
 
   return {
     async agentUpsert({ agent }) {

@@ -1,11 +1,20 @@
 import { progressJob, type JobRecord } from '@offload/core';
+import {
+  ATTEMPT_COLUMNS,
+  rowToAttempt,
+  withRunning,
+  type AttemptRow,
+} from '../shared/attempt-rows.js';
 import { completeReported, holdsLease } from '../shared/fencing.js';
 import type { Store } from '../store.js';
 import type { SqliteContext } from './sqlite-context.js';
 
+/** A job's ended attempts: one range of the primary key, already in order. */
+export const ATTEMPTS_SQL = `SELECT ${ATTEMPT_COLUMNS} FROM job_attempts WHERE job_seq = ? ORDER BY started_at, lease_id`;
+
 export function createSqliteAttempts(
   ctx: SqliteContext,
-): Pick<Store, 'jobsComplete' | 'jobsProgress'> {
+): Pick<Store, 'jobsComplete' | 'jobsProgress' | 'attemptsList'> {
   return {
     async jobsComplete({ agentId, reports, now }) {
       if (reports.length === 0) return [];
@@ -13,7 +22,7 @@ export function createSqliteAttempts(
       return ctx.tx((w) =>
         reports.map((report) =>
           completeReported(ctx.loadById(report.jobId), report, agentId, now, (s, p) =>
-            w.transition(s, p),
+            w.endAttempt(s, p, now),
           ),
         ),
       );
@@ -38,6 +47,15 @@ export function createSqliteAttempts(
         }
         return { stale, jobs: [...jobs.values()] };
       });
+    },
+
+    async attemptsList({ jobId }) {
+      const stored = ctx.mustLoad(jobId);
+      const rows = ctx.rowsStmt(ATTEMPTS_SQL).all(stored.seq) as AttemptRow[];
+      return withRunning(
+        rows.map((r) => rowToAttempt(jobId, r)),
+        stored.job,
+      );
     },
   };
 }

@@ -1,16 +1,29 @@
 import { cancelJob, retryJob, type JobRecord } from '@offload/core';
+import { inIdOrder } from '../shared/job-rows.js';
 import type { Store } from '../store.js';
 import type { SqliteContext } from './sqlite-context.js';
 import { JOB_COLUMNS, type StoredJob } from './sqlite-rows.js';
 
 type JobMethods = Pick<
   Store,
-  'jobsSubmit' | 'jobGet' | 'jobCancel' | 'jobRetry' | 'jobsPurgeFinished' | 'jobsRunningOnAgent'
+  | 'jobsSubmit'
+  | 'jobGet'
+  | 'jobsGet'
+  | 'jobCancel'
+  | 'jobRetry'
+  | 'jobsPurgeFinished'
+  | 'jobsRunningOnAgent'
 >;
 
 export const RUNNING_ON_AGENT_SQL = `SELECT ${JOB_COLUMNS} FROM jobs INDEXED BY jobs_running_agent WHERE agent_id = ? AND state = 'running' ORDER BY seq`;
+/**
+ * Several jobs by id in one statement: the ids as one JSON array (json_each walks it), each
+ * a probe of the id index. One prepared text whatever the number of ids.
+ */
+export const BY_IDS_SQL = `SELECT ${JOB_COLUMNS} FROM jobs WHERE id IN (SELECT value FROM json_each(?))`;
+/** Written exactly as jobs_finished's condition (ORs, not IN: see migration 003), so the index applies. */
 export const PURGE_SQL =
-  `SELECT ${JOB_COLUMNS} FROM jobs INDEXED BY jobs_finished WHERE state IN ('succeeded', 'failed', 'canceled', 'expired') ` +
+  `SELECT ${JOB_COLUMNS} FROM jobs INDEXED BY jobs_finished WHERE (state = 'succeeded' OR state = 'failed' OR state = 'canceled' OR state = 'expired') ` +
   'AND finished_at < ? ORDER BY finished_at LIMIT ?';
 
 export function createSqliteJobs(ctx: SqliteContext): JobMethods {
@@ -38,6 +51,15 @@ export function createSqliteJobs(ctx: SqliteContext): JobMethods {
 
     async jobGet({ id }) {
       return ctx.loadById(id)?.job ?? null;
+    },
+
+    async jobsGet({ ids }) {
+      if (ids.length === 0) return [];
+      const found = ctx.loadAll(BY_IDS_SQL, JSON.stringify([...new Set(ids)]));
+      return inIdOrder(
+        ids,
+        found.map((s) => s.job),
+      );
     },
 
     async jobCancel({ id, now }) {

@@ -1,5 +1,7 @@
 import type { Database } from 'better-sqlite3';
 import { migration001 } from './migrations/001-initial.js';
+import { migration002 } from './migrations/002-job-attempts.js';
+import { migration003 } from './migrations/003-finished-index.js';
 
 /** One numbered schema change. Never edit a released one: add the next number. */
 export interface Migration {
@@ -8,7 +10,7 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [migration001];
+export const MIGRATIONS: readonly Migration[] = [migration001, migration002, migration003];
 
 /**
  * Applies the migrations the file has not seen, in order, in one IMMEDIATE transaction

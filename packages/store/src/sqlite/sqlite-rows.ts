@@ -13,7 +13,7 @@ export {
 
 export const INSERT_JOB_SQL =
   `INSERT INTO jobs (${IMMUTABLE_COLUMNS}, ${MUTABLE_FIELDS.map((f) => f[1]).join(', ')}) ` +
-  `VALUES (${new Array(14 + MUTABLE_FIELDS.length).fill('?').join(', ')})`;
+  `VALUES (${new Array(IMMUTABLE_COLUMNS.split(', ').length + MUTABLE_FIELDS.length).fill('?').join(', ')})`;
 
 /** An UPDATE of exactly the columns a patch touches. */
 export interface PatchUpdate {

@@ -39,25 +39,27 @@ export function createSqliteSweeps(ctx: SqliteContext): SweepMethods {
     due: number,
     limit: number,
     patchOf: (job: JobRecord) => JobPatch,
+    now: number,
   ): JobRecord[] => {
     if (limit <= 0) return [];
+    // endAttempt: a timeout ends the running attempt; promote and expire end none.
     return ctx.tx((w) =>
-      ctx.loadAll(sql, due, limit).map((s: StoredJob) => w.transition(s, patchOf(s.job))),
+      ctx.loadAll(sql, due, limit).map((s: StoredJob) => w.endAttempt(s, patchOf(s.job), now)),
     );
   };
   const min = (sql: string): number | null => (ctx.stmt(sql).get() as { t: number | null }).t;
 
   return {
     async jobsPromoteDue({ now, limit }) {
-      return sweep(PROMOTE_DUE_SQL, now, limit, (job) => promoteJob(job, now));
+      return sweep(PROMOTE_DUE_SQL, now, limit, (job) => promoteJob(job, now), now);
     },
 
     async jobsExpireDue({ now, limit }) {
-      return sweep(EXPIRE_DUE_SQL, now, limit, (job) => expireJob(job, now));
+      return sweep(EXPIRE_DUE_SQL, now, limit, (job) => expireJob(job, now), now);
     },
 
     async jobsTimeoutDue({ now, graceMs, limit }) {
-      return sweep(TIMEOUT_DUE_SQL, now - graceMs, limit, (job) => timeoutAttempt(job, now));
+      return sweep(TIMEOUT_DUE_SQL, now - graceMs, limit, (job) => timeoutAttempt(job, now), now);
     },
 
     async nextDueAt({ graceMs }) {

@@ -66,6 +66,19 @@ export function describeClaim(s: SuiteContext): void {
       expect(ids(await claim(s.store, agent))).toHaveLength(1);
     });
 
+    it('goes by the stored state of the agent: drained or revoked, a stale online record claims nothing', async () => {
+      const agent = makeAgent();
+      await s.store.agentUpsert({ agent });
+      await submit(s.store, makeJob(), makeJob());
+      await s.store.agentUpdate({ id: agent.id, state: 'draining' });
+      expect(await claim(s.store, agent)).toEqual([]); // `agent` still says online
+      await s.store.agentRevoke({ id: agent.id, now: T0 });
+      expect(await claim(s.store, agent)).toEqual([]);
+      const other = makeAgent();
+      await s.store.agentUpsert({ agent: other });
+      expect(await claim(s.store, other)).toHaveLength(2);
+    });
+
     it('claims at most max', async () => {
       await submit(s.store, ...[1, 2, 3, 4, 5].map(() => makeJob()));
       expect(await claim(s.store, makeAgent(), { max: 3 })).toHaveLength(3);

@@ -40,6 +40,18 @@ export function describeSweeps(s: SuiteContext): void {
       expect((await s.store.countsByState()).expired).toBe(2);
     });
 
+    it('a retried expired job keeps no expiry: the store persists the cleared expireAt', async () => {
+      const job = makeJob({ expireAfterSec: 5 });
+      await submit(s.store, job);
+      expect(ids(await s.store.jobsExpireDue({ now: T0 + 5_000, limit: 10 }))).toEqual([job.id]);
+      const retried = await s.store.jobRetry({ id: job.id, now: T0 + 6_000 });
+      expect(retried).toMatchObject({ state: 'queued', expireAt: null });
+      expect(await s.store.jobGet({ id: job.id })).toEqual(retried);
+      // The sweep would expire it again had the old deadline stayed in the row.
+      expect(await s.store.jobsExpireDue({ now: T0 + 60_000, limit: 10 })).toEqual([]);
+      expect((await s.store.jobGet({ id: job.id }))?.state).toBe('queued');
+    });
+
     it('does not expire a job once it runs', async () => {
       const agent = makeAgent();
       const job = await startJob(s.store, agent, { expireAfterSec: 5 });

@@ -2,10 +2,12 @@ import { afterEach, beforeEach, describe } from 'vitest';
 import type { Store } from '../store.js';
 import { describeAgents } from './conformance-agents.js';
 import { describeAttempts } from './conformance-attempts.js';
+import { describeAttemptHistory } from './conformance-history.js';
 import { describeCancelRetryPurge } from './conformance-cancel.js';
 import { describeClaim } from './conformance-claim.js';
 import { describeClaimResources } from './conformance-claim-resources.js';
 import { describeCredentials } from './conformance-credentials.js';
+import { describeJobsGet } from './conformance-jobs-get.js';
 import { describeList } from './conformance-list.js';
 import { describeLogs } from './conformance-logs.js';
 import { describeQueues } from './conformance-queues.js';
@@ -42,10 +44,12 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
       },
     };
     describeSubmit(s);
+    describeJobsGet(s);
     describeList(s);
     describeClaim(s);
     describeClaimResources(s);
     describeAttempts(s);
+    describeAttemptHistory(s);
     describeCancelRetryPurge(s);
     describeSweeps(s);
     describeAgents(s);

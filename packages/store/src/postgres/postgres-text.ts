@@ -1,0 +1,48 @@
+/**
+ * PostgreSQL's `text` cannot hold U+0000 (NUL): a parameter with one fails the whole
+ * statement (22021), where SQLite stores it. NUL is valid JSON and valid output, so it
+ * arrives: a command's binary output in a log chunk, an error message quoting it, a job
+ * name or tag, an id in a URL (`/jobs/%00`). Every string handed to the store is therefore
+ * passed with each NUL replaced by U+FFFD, the replacement character — what the agent
+ * already puts in place of output bytes that are not UTF-8. Lookups lose nothing (no id or
+ * name the server hands out contains either character); stored text shows U+FFFD where the
+ * NUL was. `payload` and `result` are stored as JSON text, which escapes NUL (`\u0000`), so
+ * they are left exactly as given.
+ */
+const NUL = '\u0000';
+const REPLACEMENT = '\uFFFD';
+const JSON_STORED = new Set(['payload', 'result']);
+
+/** The arguments of a store call with NUL replaced in every string; the same objects when none has one. */
+export function withoutNul<T>(value: T): T {
+  return hasNul(value) ? (replaceNul(value) as T) : value;
+}
+
+function hasNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes(NUL);
+  if (value === null || typeof value !== 'object') return false;
+  if (Array.isArray(value)) return value.some(hasNul);
+  for (const [k, v] of Object.entries(value)) {
+    if (k.includes(NUL) || (!JSON_STORED.has(k) && hasNul(v))) return true;
+  }
+  return false;
+}
+
+function replaceNul(value: unknown): unknown {
+  if (typeof value === 'string') return value.replaceAll(NUL, REPLACEMENT);
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map(replaceNul);
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return value; // a Date, a Buffer: as is
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    // defineProperty: an own "__proto__" key stays a key
+    Object.defineProperty(out, k.replaceAll(NUL, REPLACEMENT), {
+      value: JSON_STORED.has(k) ? v : replaceNul(v),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return out;
+}

@@ -1,0 +1,80 @@
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import type { Store } from '@offload/store';
+import {
+  describeWithPostgres,
+  makeAgent,
+  makeJob,
+  openTestPostgresStore,
+  postgresTestEnv,
+  report,
+  startJob,
+  submit,
+  T0,
+} from '@offload/store/testing';
+
+const env = await postgresTestEnv();
+
+// PostgreSQL text cannot hold NUL: every string reaches it with U+FFFD in its place
+// (postgres-text.ts), instead of the statement failing with 22021 (a 500 for the request).
+describeWithPostgres(env, 'postgres store: text with NUL', () => {
+  let store: Store;
+  let cleanup: () => Promise<void>;
+  beforeEach(async () => {
+    ({ store, cleanup } = await openTestPostgresStore(env));
+  });
+  afterEach(async () => {
+    await cleanup();
+  });
+
+  it('stores names, tags and keys with U+FFFD for NUL, and the payload exactly', async () => {
+    const [job] = await submit(
+      store,
+      makeJob({
+        command: ['echo', 'a\u0000b'],
+        name: 'n\u0000',
+        tags: { 'k\u0000': 'v\u0000' },
+        idempotencyKey: 'key\u0000',
+      }),
+    );
+    const stored = await store.jobGet({ id: job!.id });
+    expect(stored).toMatchObject({
+      name: 'n\uFFFD',
+      tags: { 'k\uFFFD': 'v\uFFFD' },
+      idempotencyKey: 'key\uFFFD',
+      payload: { command: ['echo', 'a\u0000b'] },
+    });
+    const listed = await store.jobsList({ tag: { key: 'k\u0000', value: 'v\u0000' }, limit: 10 });
+    expect(listed.jobs.map((j) => j.id)).toEqual([job!.id]);
+  });
+
+  it('finds nothing for an id with NUL', async () => {
+    expect(await store.jobGet({ id: 'job_\u0000' })).toBeNull();
+    expect(await store.agentGet({ id: 'agt_\u0000' })).toBeNull();
+    await expect(store.jobCancel({ id: 'job_\u0000', now: T0 })).rejects.toMatchObject({
+      code: 'JOB_NOT_FOUND',
+    });
+  });
+
+  it('keeps output and error messages with NUL', async () => {
+    const agent = makeAgent();
+    await store.agentUpsert({ agent });
+    const job = await startJob(store, agent);
+    const out = await store.logsAppend({
+      agentId: agent.id,
+      chunks: [{ jobId: job.id, leaseId: job.leaseId!, stream: 'stdout', data: 'bin\u0000ary' }],
+      capBytes: 1_000_000,
+      now: T0 + 1,
+    });
+    expect(out.stale).toEqual([]);
+    const read = await store.logsRead({ jobId: job.id });
+    expect(read.chunks.map((c) => c.data)).toEqual(['bin\uFFFDary']);
+    const r = await report(
+      store,
+      job,
+      { outcome: 'failed', error: { code: 'EXIT_NONZERO', message: 'exit 1: \u0000' } },
+      T0 + 2,
+    );
+    expect(r.ok).toBe(true);
+    expect((await store.jobGet({ id: job.id }))?.error?.message).toBe('exit 1: \uFFFD');
+  });
+});
