@@ -1,9 +1,11 @@
 import {
   TERMINAL_STATES,
   type Agent,
+  type Attempt,
   type Job,
   type JobSubmit,
   type Stats,
+  type StatsHistory,
 } from '@offload/protocol';
 import { AgentsApi, KeysApi, QueuesApi } from './admin-api.js';
 import { JobFailedError, OffloadTimeoutError } from './errors.js';
@@ -321,6 +323,29 @@ export class OffloadBase {
   }
 
   /**
+   * A job's attempts, oldest first: for each, the attempt number, the agent that ran it,
+   * `startedAt` and `endedAt`, the `outcome` (`succeeded`, `failed`, `timed-out`,
+   * `agent-lost`, `canceled`, `handed-back`, or `running` for the one running now, which
+   * comes last), the exit code or signal and the error. A hand-back keeps the attempt number,
+   * so the next entry shares it. Throws `JOB_NOT_FOUND` for an unknown job.
+   *
+   * @example
+   * ```ts
+   * for (const a of await off.attempts('job_123')) {
+   *   console.log(a.attempt, a.agent.name, a.outcome, a.exitCode ?? a.error?.code ?? '');
+   * }
+   * ```
+   */
+  async attempts(id: string): Promise<Attempt[]> {
+    const res = await this.http.json<{ attempts: Attempt[] }>({
+      method: 'GET',
+      path: `/api/v1/jobs/${seg(id)}/attempts`,
+      idempotent: true,
+    });
+    return res.attempts;
+  }
+
+  /**
    * A job's output. Without `follow`: stdout and stderr so far, interleaved in order, as text.
    * With `follow: true`: an async iterator of `{stream, data}` chunks as the job writes them,
    * from the beginning, ending when the job is terminal (then `stream.job` is the final job).
@@ -423,6 +448,26 @@ export class OffloadBase {
    */
   async stats(): Promise<Stats> {
     return this.http.json<Stats>({ method: 'GET', path: '/api/v1/stats', idempotent: true });
+  }
+
+  /**
+   * The last hour, minute by minute, oldest first: jobs started, succeeded and failed, and
+   * the queue wait p50/p95 of the jobs started in each minute. Measured by the server
+   * answering since it started (in memory, not shared between servers).
+   *
+   * @example
+   * ```ts
+   * const { minutes } = await off.statsHistory();
+   * const last = minutes[minutes.length - 1];
+   * console.log(last?.at, last?.succeeded, last?.queueWaitP95Ms);
+   * ```
+   */
+  async statsHistory(): Promise<StatsHistory> {
+    return this.http.json<StatsHistory>({
+      method: 'GET',
+      path: '/api/v1/stats/history',
+      idempotent: true,
+    });
   }
 
   /**

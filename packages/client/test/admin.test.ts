@@ -51,6 +51,14 @@ describe('queues and stats', () => {
     expect((await off.queues.resume('renders')).paused).toBe(false);
   });
 
+  it('reads the last hour, minute by minute', async () => {
+    const { minutes } = await off.statsHistory();
+    expect(minutes).toHaveLength(60);
+    expect(minutes[59]).toEqual(
+      expect.objectContaining({ at: expect.any(String), started: expect.any(Number) }),
+    );
+  });
+
   it('reads stats', async () => {
     const s = await off.stats();
     expect(s.counts.queued).toBeGreaterThanOrEqual(1);

@@ -216,6 +216,37 @@ describe('cancel and retry', () => {
   });
 });
 
+describe('attempts', () => {
+  it('lists a failed attempt and the running retry, each with its agent', async () => {
+    const job = await off.submit({
+      command: 'true',
+      name: 'two-tries',
+      maxAttempts: 2,
+      backoff: { type: 'fixed', delaySec: 0 },
+    });
+    expect(await off.attempts(job.id)).toEqual([]);
+    const first = await claim(job.id);
+    await agent.complete(job.id, {
+      leaseId: first.leaseId,
+      outcome: 'failed',
+      exitCode: 1,
+      error: { code: 'EXIT_NONZERO', message: 'exited with 1' },
+    });
+    // The test server runs no timers: promote the retry (backoff 0) by hand.
+    expect((await off.get(job.id)).state).toBe('scheduled');
+    await srv.app.offload.maintenance.dueNow();
+    await claim(job.id);
+    const attempts = await off.attempts(job.id);
+    expect(attempts.map((a) => [a.attempt, a.agent.name, a.outcome])).toEqual([
+      [1, 'agent-1', 'failed'],
+      [2, 'agent-1', 'running'],
+    ]);
+    expect(attempts[0]).toMatchObject({ exitCode: 1, error: { code: 'EXIT_NONZERO' } });
+    expect(attempts[0]?.endedAt).toEqual(expect.any(String));
+    await expect(off.attempts('job_nope')).rejects.toBeInstanceOf(ApiErrorClasses.JOB_NOT_FOUND);
+  });
+});
+
 describe('logs', () => {
   it('returns the output as text, and follows it live until the job ends', async () => {
     const job = await off.submit({ command: 'render', name: 'logs-job' });

@@ -39,7 +39,7 @@ export function StringEnum<const T extends readonly string[]>(
  */
 export function StringMap(
   key: { pattern?: string; minLength?: number; maxLength?: number },
-  value: { maxLength: number },
+  value: { maxLength: number; pattern?: string },
   options: { maxProperties: number; description?: string },
 ) {
   return Type.Unsafe<Record<string, string>>({
@@ -52,6 +52,23 @@ export function StringMap(
 
 /** Queue, pool, agent and task names: what is safe in URLs, logs and metric labels. */
 export const IDENT_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.:@-]*$';
+
+/**
+ * Labels people read and search — job names, idempotency keys, tags: one line of any text
+ * but control characters. NUL in particular cannot be stored by PostgreSQL; the others break
+ * the lines of logs, tables and terminals these labels are shown in.
+ */
+export const LABEL_PATTERN = '^[^\\u0000-\\u001f\\u007f]*$';
+
+/** What each pattern means, said to whoever sent a value that misses it (validation errors). */
+export const PATTERN_MESSAGES: Readonly<Record<string, string>> = {
+  [IDENT_PATTERN]: 'must start with a letter or digit and hold only letters, digits and _ . : @ -',
+  [LABEL_PATTERN]:
+    'must not contain control characters (U+0000–U+001F, U+007F: NUL, tab, newline…)',
+  '^[^\\s]+$': 'must not contain whitespace',
+  '^[A-Za-z_][A-Za-z0-9_]*$':
+    'must be a variable name: letters, digits and _, not starting with a digit',
+};
 export const Ident = (description: string) =>
   Type.String({
     minLength: 1,

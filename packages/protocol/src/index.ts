@@ -8,3 +8,4 @@ export * from './key-schemas.js';
 export * from './queue-schemas.js';
 export * from './agent-protocol-schemas.js';
 export * from './stats-history-schemas.js';
+export * from './attempt-schemas.js';

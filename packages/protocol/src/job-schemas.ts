@@ -5,6 +5,7 @@ import {
   Id,
   Ident,
   IsoTime,
+  LABEL_PATTERN,
   LIMITS,
   PrioritySchema,
   StringEnum,
@@ -77,8 +78,8 @@ const EnvSchema = StringMap(
   },
 );
 const TagsSchema = StringMap(
-  { minLength: 1, maxLength: LIMITS.identMaxLength },
-  { maxLength: LIMITS.tagValueMaxLength },
+  { minLength: 1, maxLength: LIMITS.identMaxLength, pattern: LABEL_PATTERN },
+  { maxLength: LIMITS.tagValueMaxLength, pattern: LABEL_PATTERN },
   { maxProperties: LIMITS.tagsMaxEntries, description: 'Labels for search and grouping.' },
 );
 
@@ -101,7 +102,9 @@ export const JobSubmitSchema = Type.Object(
     ),
     task: Type.Optional(Ident('Task handler name.')),
     input: Type.Optional(Type.Unknown({ description: 'JSON input of a task job.' })),
-    name: Type.Optional(Type.String({ minLength: 1, maxLength: LIMITS.nameMaxLength })),
+    name: Type.Optional(
+      Type.String({ minLength: 1, maxLength: LIMITS.nameMaxLength, pattern: LABEL_PATTERN }),
+    ),
     queue: Type.Optional(Ident('Queue name (default `default`).')),
     requires: Type.Optional(RequirementsSchema),
     targetAgent: Type.Optional(Ident('Run only on the agent with this name.')),
@@ -118,7 +121,9 @@ export const JobSubmitSchema = Type.Object(
     expireAfterSec: Type.Optional(
       Type.Number({ exclusiveMinimum: 0, maximum: LIMITS.maxDelaySec }),
     ),
-    idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: LIMITS.nameMaxLength })),
+    idempotencyKey: Type.Optional(
+      Type.String({ minLength: 1, maxLength: LIMITS.nameMaxLength, pattern: LABEL_PATTERN }),
+    ),
     tags: Type.Optional(TagsSchema),
   },
   { additionalProperties: false, $id: 'JobSubmit' },
