@@ -48,21 +48,30 @@ export async function ensureAdminToken(
         'OFFLOAD_ADMIN_TOKEN must be one word with no spaces (it is sent as `Bearer <token>`)',
       );
     const hash = hashSecret(token);
-    const existing = await store.credentialFindByHash({ hash });
+    let existing = await store.credentialFindByHash({ hash });
     if (existing === null) {
-      await store.credentialCreate({
-        credential: adminCredential(
-          `admin_${hash.slice(0, 16)}`,
-          'admin (OFFLOAD_ADMIN_TOKEN)',
-          hash,
-          options.now,
-        ),
-      });
-    } else if (existing.kind !== 'admin') {
+      try {
+        await store.credentialCreate({
+          credential: adminCredential(
+            `admin_${hash.slice(0, 16)}`,
+            'admin (OFFLOAD_ADMIN_TOKEN)',
+            hash,
+            options.now,
+          ),
+        });
+      } catch (err) {
+        // Several servers sharing a store start together: another may have registered the
+        // same token (the same id) since we looked. Then it is there; else the error stands.
+        existing = await store.credentialFindByHash({ hash });
+        if (existing === null) throw err;
+      }
+    }
+    if (existing !== null && existing.kind !== 'admin') {
       throw new Error(
         `OFFLOAD_ADMIN_TOKEN is the secret of a ${existing.kind} credential, not an admin token; choose another value`,
       );
-    } else if (existing.revokedAt !== null) {
+    }
+    if (existing !== null && existing.revokedAt !== null) {
       throw new Error('OFFLOAD_ADMIN_TOKEN was revoked in this store; choose another value');
     }
     return { token, created: false, source: 'env', file };

@@ -12,6 +12,7 @@ import { installErrorHandler, refusesWrites } from './plugins/error-handler.js';
 import { installValidators } from './plugins/validation.js';
 import { agentProtocolRoutes } from './routes/agent-protocol-routes.js';
 import { agentsRoutes } from './routes/agents-routes.js';
+import { attemptsRoutes } from './routes/attempts-routes.js';
 import { eventsRoutes } from './routes/events-routes.js';
 import { jobsRoutes } from './routes/jobs-routes.js';
 import { keysRoutes } from './routes/keys-routes.js';
@@ -25,6 +26,7 @@ import { AuthService, describeRule } from './services/auth-service.js';
 import { Dispatcher } from './services/dispatcher.js';
 import { EventHub } from './services/event-hub.js';
 import { JobService } from './services/job-service.js';
+import { ChangeFeedService } from './services/change-feed.js';
 import { Maintenance } from './services/maintenance.js';
 import { Stats } from './services/stats.js';
 import { RateLimiter, StreamQuota } from './services/rate-limiter.js';
@@ -116,6 +118,19 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
       if (refusesWrites(e)) storeHealth.writeFailed(e.code ?? e.message, Date.now());
     },
   );
+  // What the other servers sharing the store commit, applied here whether or not this one
+  // leads (a no-op on SQLite). It runs from the start: a request may wait on it at once.
+  const feed = new ChangeFeedService(
+    store,
+    dispatcher,
+    hub,
+    {
+      jobsElsewhere: (changes) => maintenance.jobsElsewhere(changes),
+      resync: () => maintenance.checkDue(),
+    },
+    (err, what) => app.log.error({ err }, `${what} failed`),
+  );
+  feed.start();
   const auth = new AuthService(store, clock);
   const storeHealth = new StoreHealth();
   const limits = {
@@ -131,6 +146,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     dispatcher,
     jobs,
     maintenance,
+    feed,
     stats,
     storeHealth,
     limits,
@@ -190,6 +206,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   );
   systemRoutes(app, services, { ready: () => ready });
   jobsRoutes(app, services);
+  attemptsRoutes(app, services);
   logsRoutes(app, services);
   eventsRoutes(app, services);
   agentsRoutes(app, services);
@@ -208,6 +225,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     dispatcher.wakeAll('timeout');
     hub.releaseWaiters();
     closeSseStreams(app.server);
+    feed.stop();
     await maintenance.stop();
   });
   return app;

@@ -67,6 +67,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       now: Date.now(),
     });
     app = await buildApp({ store, config, logger });
+    // Serve once the feed hears the other servers (milliseconds: the database just
+    // answered). One that cannot connect does not stop the start: /readyz says why.
+    await app.offload.feed.whenListening(FEED_START_WAIT_MS);
     await listen(app, config);
     const address = app.server.address() as AddressInfo;
     const url = `http://${urlHost(config.host)}:${address.port}`;
@@ -108,6 +111,7 @@ export function createLogger(
 }
 
 const DEFAULT_SHUTDOWN_GRACE_MS = 5_000;
+const FEED_START_WAIT_MS = 5_000;
 
 async function closeAll(app: App | undefined, store: Store, graceMs = 0): Promise<void> {
   const cut = app && setTimeout(() => app.server.closeAllConnections(), graceMs);

@@ -127,6 +127,15 @@ describe('sync', () => {
     expect(running.body.jobs).toHaveLength(3);
   });
 
+  it('a job name that needs escaping reaches the agent as submitted', async () => {
+    const agent = await t.registerAgent({ capabilities: ['task:x'] });
+    const name = 'say "hi" \\ back/slash, ünïcode \u2028';
+    const job = await t.submit({ task: 'x', name });
+    const res = await agent.sync({ max: 1 });
+    expect(res.jobs).toHaveLength(1);
+    expect(res.jobs[0]).toMatchObject({ id: job.id, name, queue: 'default' });
+  });
+
   it('a parked long poll is released by a submit within milliseconds', async () => {
     const agent = await t.registerAgent({ capabilities: ['task:x'] });
     const started = performance.now();

@@ -116,6 +116,8 @@ const ROWS: Row[] = [
     make: async ({ t }) => ({ method: 'POST', url: `/api/v1/jobs/${(await job(t)).id}/cancel` }) },
   { route: 'POST /api/v1/jobs/:id/retry', label: 'canceled task job', expect: matrix.submitTask(200),
     make: async ({ t }) => ({ method: 'POST', url: `/api/v1/jobs/${(await finishedJob(t)).id}/retry` }) },
+  { route: 'GET /api/v1/jobs/:id/attempts', expect: matrix.read(200),
+    make: async (ctx) => ({ method: 'GET', url: `/api/v1/jobs/${(await runningJob(ctx)).id}/attempts` }) },
   { route: 'GET /api/v1/jobs/:id/logs', expect: matrix.read(200),
     make: async ({ t }) => ({ method: 'GET', url: `/api/v1/jobs/${(await job(t)).id}/logs` }) },
   { route: 'GET /api/v1/jobs/:id/logs', label: '?follow=1 of a finished job: ends at once', expect: matrix.read(200),

@@ -237,6 +237,25 @@ describe('job fields', () => {
   it('env values under a non-matching name are still validated', async () => {
     await invalid(job({ env: { 'A-B': { nested: true } } }), /^\/env/);
   });
+  it('names, idempotency keys and tags are one line: control characters are refused, said so', async () => {
+    for (const [extra, field] of [
+      [{ name: 'a\u0000b' }, '/name'],
+      [{ name: 'two\nlines' }, '/name'],
+      [{ idempotencyKey: 'k\u0000' }, '/idempotencyKey'],
+      [{ tags: { shot: 'v\u0007' } }, /^\/tags/],
+      [{ tags: { 'k\tk': 'v' } }, /^\/tags/],
+    ] as const) {
+      const err = await invalid(job(extra), field);
+      expect(err.details!.map((d) => d.message).join(' ')).toContain('control characters');
+    }
+    // Any other text is fine: accents, emoji, right-to-left, spaces.
+    const ok = await raw(job({ name: 'rendu “été” 🎬 שלום', tags: { 'plan séquence': 'a b' } }));
+    expect(ok.status).toBe(201);
+  });
+  it('a malformed queue name is explained, not quoted as a regular expression', async () => {
+    const err = await invalid(job({ queue: 'has space' }), '/queue');
+    expect(err.details![0]!.message).toContain('letters, digits');
+  });
   it('tag keys are 1 to 128 characters', async () => {
     await invalid(job({ tags: { '': 'empty key' } }), /^\/tags/);
   });

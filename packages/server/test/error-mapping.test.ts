@@ -19,6 +19,15 @@ describe('store failures become 503 NOT_READY, not 500', () => {
     expect(api.message).toContain(code);
   });
 
+  it('a statement timeout and full connection slots say what happened and which setting is behind it', () => {
+    const timeout = toApiError(storeError('57014'), 'req-2');
+    expect(timeout.status).toBe(503);
+    expect(timeout.message).toMatch(/statement timeout.*--store-statement-timeout/);
+    const full = toApiError(storeError('53300'), 'req-3');
+    expect(full.status).toBe(503);
+    expect(full.message).toMatch(/no free connection slots.*--store-pool-size.*max_connections/);
+  });
+
   it('anything else is a 500 that names the request id and nothing internal', () => {
     const api = toApiError(storeError('42P01'), 'req-7');
     expect(api.code).toBe('INTERNAL');

@@ -10,6 +10,7 @@ import {
   describeWithPostgres,
   dropSchema,
   freshSchemaName,
+  openTestPostgresStore,
   postgresTestEnv,
   queryTestDatabase,
 } from '@offload/store/testing';
@@ -21,11 +22,12 @@ import {
   StartupError,
   type RunningServer,
 } from '@offload/server';
+import { testStore } from './test-server.js';
 
 const pgEnv = await postgresTestEnv();
 
 let dir: string;
-const stores: Store[] = [];
+const closeStores: Array<() => Promise<void>> = [];
 const servers: RunningServer[] = [];
 
 beforeEach(() => {
@@ -33,13 +35,19 @@ beforeEach(() => {
 });
 afterEach(async () => {
   for (const s of servers.splice(0)) await s.close();
-  for (const s of stores.splice(0)) await s.close();
+  for (const close of closeStores.splice(0)) await close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
+/** A store of the kind OFFLOAD_TEST_STORE names: a SQLite file, or a fresh PostgreSQL schema. */
 async function openStore(file = path.join(dir, 'offload.db')): Promise<Store> {
+  if (testStore === 'postgres') {
+    const pg = await openTestPostgresStore(pgEnv);
+    closeStores.push(() => pg.cleanup());
+    return pg.store;
+  }
   const store = await openSqliteStore({ path: file });
-  stores.push(store);
+  closeStores.push(() => store.close());
   return store;
 }
 
@@ -88,6 +96,21 @@ describe('ensureAdminToken', () => {
     expect(fs.existsSync(path.join(dir, 'admin-token'))).toBe(false);
   });
 
+  it('registers one OFFLOAD_ADMIN_TOKEN once when several servers start on a store together', async () => {
+    const store = await openStore();
+    // Each looks, finds nothing, and creates the same id: all must start, none fail on it.
+    const results = await Promise.all(
+      [1, 2, 3].map((i) =>
+        ensureAdminToken(store, { envToken: 'xyz', dataDir: path.join(dir, `s${i}`), now: i }),
+      ),
+    );
+    expect(results.map((r) => r.source)).toEqual(['env', 'env', 'env']);
+    expect(await store.credentialFindByHash({ hash: hashSecret('xyz') })).toMatchObject({
+      kind: 'admin',
+      revokedAt: null,
+    });
+  });
+
   it('refuses an OFFLOAD_ADMIN_TOKEN that is another kind of credential', async () => {
     const store = await openStore();
     await store.credentialCreate({
@@ -106,7 +129,9 @@ describe('ensureAdminToken', () => {
   });
 });
 
-describe('startServer', () => {
+// These start the server on its default store, a SQLite file in the data directory, and check
+// that file's lock; the server on PostgreSQL is the next block, which runs on either pass.
+describe.skipIf(testStore === 'postgres')('startServer', () => {
   const silent = pino({ level: 'silent' });
   const configFor = (flags: Record<string, string> = {}) =>
     loadServerConfig({

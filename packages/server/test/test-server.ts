@@ -4,6 +4,7 @@ import path from 'node:path';
 import { createManualClock, type ManualClock } from '@offload/core';
 import type { AgentRegister, Job, KeyCreated, Scope } from '@offload/protocol';
 import { openSqliteStore, type Store } from '@offload/store';
+import { openTestPostgresStore, POSTGRES_URL_ENV, postgresTestEnv } from '@offload/store/testing';
 import pino from 'pino';
 import type { FastifyBaseLogger } from 'fastify';
 import {
@@ -14,13 +15,32 @@ import {
   type RawConfig,
 } from '@offload/server';
 
+/** The variable choosing the store the server's tests run on: `sqlite` (default) or `postgres`. */
+export const TEST_STORE_ENV = 'OFFLOAD_TEST_STORE';
+
+export type TestStoreKind = 'sqlite' | 'postgres';
+
+/** The store kind OFFLOAD_TEST_STORE asks for; anything else is an error naming it. */
+export function testStoreKind(env: NodeJS.ProcessEnv = process.env): TestStoreKind {
+  const value = env[TEST_STORE_ENV] || 'sqlite';
+  if (value === 'sqlite' || value === 'postgres') return value;
+  throw new Error(`${TEST_STORE_ENV} must be "sqlite" or "postgres", got "${value}"`);
+}
+
+/** The store this test run uses; tests about one store only skip on the other with this. */
+export const testStore: TestStoreKind = testStoreKind();
+
 /**
- * A real server over a real SQLite file in a temp dir, driven with `app.inject()` and a
- * hand-moved clock. Long polls still wait in wall time, so tests keep `waitMs` short.
+ * A real server driven with `app.inject()` and a hand-moved clock, over a real store: a
+ * SQLite file in a temp dir, or with OFFLOAD_TEST_STORE=postgres a fresh PostgreSQL schema
+ * (dropped at close), or a store the caller opened and still owns (`options.store`).
+ * Long polls still wait in wall time, so tests keep `waitMs` short.
  */
 export interface TestServer {
   app: App;
   store: Store;
+  /** Which store it runs on. */
+  storeKind: TestStoreKind;
   clock: ManualClock;
   dir: string;
   adminToken: string;
@@ -68,10 +88,17 @@ export async function createTestServer(
     startMaintenance?: boolean;
     /** The server's own logger (else none, or stderr with OFFLOAD_TEST_LOG=level). */
     logger?: FastifyBaseLogger;
+    /** An open store to serve (the caller closes it); else one chosen by OFFLOAD_TEST_STORE. */
+    store?: Store;
+    /** The admin credential's id: servers sharing one store need one each. */
+    adminId?: string;
   } = {},
 ): Promise<TestServer> {
   const dir = mkdtempSync(path.join(tmpdir(), 'offload-test-'));
-  const store = await openSqliteStore({ path: path.join(dir, 'offload.db') });
+  const opened = options.store
+    ? { store: options.store, kind: kindOf(options.store), close: async () => undefined }
+    : await openStoreFor(testStore, dir);
+  const { store } = opened;
   const clock = createManualClock(Date.now());
   const resolved = resolveServerConfig(
     { dataDir: dir, leaseTimeoutMs: 5_000, tierGraceMs: 0, ...config },
@@ -89,7 +116,7 @@ export async function createTestServer(
   });
   await app.ready();
 
-  const adminToken = await createAdminToken(store, clock.now(), 'admin_test');
+  const adminToken = await createAdminToken(store, clock.now(), options.adminId ?? 'admin_test');
 
   const request: TestServer['request'] = async (method, url, opts = {}) => {
     const token = opts.token === undefined ? adminToken : opts.token;
@@ -119,6 +146,7 @@ export async function createTestServer(
   const server: TestServer = {
     app,
     store,
+    storeKind: opened.kind,
     clock,
     dir,
     adminToken,
@@ -167,9 +195,35 @@ export async function createTestServer(
     },
     async close() {
       await app.close();
-      await store.close();
+      await opened.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
   return server;
+}
+
+/** A store of the kind asked for, and how to close it (a PostgreSQL schema is dropped too). */
+async function openStoreFor(
+  kind: TestStoreKind,
+  dir: string,
+): Promise<{ store: Store; kind: TestStoreKind; close(): Promise<void> }> {
+  if (kind === 'sqlite') {
+    const store = await openSqliteStore({ path: path.join(dir, 'offload.db') });
+    return { store, kind, close: () => store.close() };
+  }
+  const env = await postgresTestEnv();
+  // vitest.config.ts leaves the postgres run out when PostgreSQL is unreachable (one line
+  // naming the variable), except under CI=true; so this is reached only when it was asked for.
+  if (!env.available) {
+    throw new Error(
+      `${TEST_STORE_ENV}=postgres: no PostgreSQL at ${env.url} (${env.reason ?? 'unreachable'}); set ${POSTGRES_URL_ENV} to one`,
+    );
+  }
+  const pg = await openTestPostgresStore(env);
+  return { store: pg.store, kind, close: () => pg.cleanup() };
+}
+
+/** PostgreSQL is the store that several servers can share; SQLite is not. */
+function kindOf(store: Store): TestStoreKind {
+  return store.capabilities.multiServer ? 'postgres' : 'sqlite';
 }

@@ -12,11 +12,22 @@ export function installErrorHandler(app: FastifyInstance): void {
     const api = toApiError(err, request.id);
     if (api.code === 'NOT_READY' && refusesWrites(err))
       request.server.offload.storeHealth.writeFailed(err.code ?? err.message, Date.now());
-    if (api.status >= 500) request.log.error({ err }, 'request failed');
+    if (api.code === 'NOT_READY')
+      // An outage makes one of these per request: a warning with the cause, not a stack
+      // each. Only a bug (500) is logged as an error.
+      request.log.warn(
+        { code: (err as { code?: string }).code, cause: err.message },
+        'store unavailable',
+      );
+    else if (api.status >= 500) request.log.error({ err }, 'request failed');
     else request.log.debug({ code: api.code, message: api.message }, 'request refused');
     if (api.code === 'RATE_LIMITED') {
       const after = (api.details as { retryAfterSec?: unknown } | undefined)?.retryAfterSec;
       void reply.header('retry-after', String(typeof after === 'number' ? after : 1));
+    } else if (api.code === 'NOT_READY') {
+      // The store is away or the server is starting: worth another try in a second (the
+      // SDK honours it; the store's breaker keeps retries cheap for the database).
+      void reply.header('retry-after', '1');
     }
     return reply.status(api.status).type('application/json').send(api.toBody());
   });
@@ -71,11 +82,7 @@ export function toApiError(
   if (err instanceof SyntaxError)
     return new ApiError('VALIDATION_FAILED', `the body is not valid JSON: ${err.message}`);
   if (isStoreUnavailable(err))
-    return new ApiError(
-      'NOT_READY',
-      `the store is unavailable (${err.code ?? err.message}); retry shortly`,
-      { cause: err },
-    );
+    return new ApiError('NOT_READY', unavailableMessage(err), { cause: err });
   const status = err.statusCode ?? 500;
   if (status >= 400 && status < 500) return new ApiError('VALIDATION_FAILED', err.message);
   return new ApiError('INTERNAL', `internal error; quote request id ${requestId} to the operator`, {
@@ -90,6 +97,21 @@ export function toApiError(
  */
 export function refusesWrites(err: { code?: string }): boolean {
   return /^(SQLITE_(FULL|READONLY|IOERR)|53100|53200)/.test(err.code ?? '');
+}
+
+/**
+ * What a client and an operator need to hear of an unavailable store: the code, and for
+ * the PostgreSQL conditions that have a setting behind them, which one.
+ */
+function unavailableMessage(err: { code?: string; message: string }): string {
+  switch (err.code) {
+    case '57014':
+      return 'the database canceled a statement that ran past its time limit (57014: statement timeout); retry shortly — if it persists, the database is overloaded or --store-statement-timeout is too low';
+    case '53300':
+      return 'the database has no free connection slots (53300: too many connections); retry shortly — if it persists, lower --store-pool-size on the servers sharing it or raise its max_connections';
+    default:
+      return `the store is unavailable (${err.code ?? err.message}); retry shortly`;
+  }
 }
 
 /** Errors that mean "the database cannot serve now", not "this request is wrong". */

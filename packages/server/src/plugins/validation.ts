@@ -1,7 +1,7 @@
 import { Ajv, type ErrorObject, type Options } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { FastifyInstance, FastifySchema } from 'fastify';
-import type { FieldProblem } from '@offload/protocol';
+import { PATTERN_MESSAGES, type FieldProblem } from '@offload/protocol';
 
 /**
  * Two validators. Bodies are JSON: types are not coerced and unknown fields are rejected,
@@ -46,6 +46,9 @@ export function fieldProblems(errors: readonly ErrorObject[], part: string): Fie
         break;
       case 'anyOf':
         message = 'does not match any allowed form';
+        break;
+      case 'pattern':
+        message = PATTERN_MESSAGES[String(e.params.pattern)] ?? message;
         break;
     }
     const prefix = part === 'body' ? '' : `${part}`;

@@ -14,6 +14,7 @@ import type { AuthService } from '../services/auth-service.js';
 import type { Dispatcher } from '../services/dispatcher.js';
 import type { EventHub } from '../services/event-hub.js';
 import type { JobService } from '../services/job-service.js';
+import type { ChangeFeedService } from '../services/change-feed.js';
 import type { Maintenance } from '../services/maintenance.js';
 import type { Stats } from '../services/stats.js';
 import type { RateLimiter, StreamQuota } from '../services/rate-limiter.js';
@@ -31,6 +32,8 @@ export interface Services {
   dispatcher: Dispatcher;
   jobs: JobService;
   maintenance: Maintenance;
+  /** The other servers' changes, applied here. */
+  feed: ChangeFeedService;
   stats: Stats;
   storeHealth: StoreHealth;
   /** Per-credential limits: request rate (API keys) and open streams (everyone). */

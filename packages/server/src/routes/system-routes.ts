@@ -18,7 +18,7 @@ export function systemRoutes(app: App, s: Services, state: { ready: () => boolea
     config: { auth: { public: true } },
     schema: {
       tags: ['system'],
-      summary: 'Readiness: the store answers and takes writes',
+      summary: 'Readiness: the store answers and takes writes, and hears the other servers',
       response: { 200: Type.Object({ ok: Type.Boolean() }), 503: ErrorBodySchema },
     },
     handler: async () => {
@@ -39,6 +39,15 @@ export function systemRoutes(app: App, s: Services, state: { ready: () => boolea
           { cause: err },
         );
       }
+      // The server answers without the feed, but misses the other servers' wake-ups: its
+      // parked agents and waiters would sit out their timeouts, so a load balancer should
+      // prefer another server. A store that does not answer at all is reported first.
+      const deaf = s.feed.problem;
+      if (deaf)
+        throw new ApiError(
+          'NOT_READY',
+          `${deaf.reason} since ${new Date(deaf.since).toISOString()}; until it listens, this server misses the other servers' wake-ups`,
+        );
       return { ok: true };
     },
   });

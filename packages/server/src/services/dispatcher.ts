@@ -47,6 +47,10 @@ export class Dispatcher {
   private readonly agents = new Map<string, AgentEntry>();
   private readonly parked = new Set<Parked>();
   private paused = new Set<string>();
+  /** Bumped by each agentChanged: a store read of an agent that overlapped one is stale. */
+  private changes = 0;
+  /** Bumped by each local pause or resume: a read of the flags that overlapped one is stale. */
+  private pausedVersion = 0;
 
   constructor(
     private readonly store: Store,
@@ -69,7 +73,13 @@ export class Dispatcher {
   async agent(agentId: string): Promise<AgentRecord | null> {
     const entry = this.agents.get(agentId);
     if (entry && performance.now() - entry.loadedAt < AGENT_TTL_MS) return entry.agent;
+    const changes = this.changes;
     const agent = await this.store.agentGet({ id: agentId });
+    // A change heard while the read was out (a drain committed meanwhile) is newer than what
+    // the read saw: keep it. On PostgreSQL a read can take long enough for this to happen;
+    // the stale record put an agent drained a moment ago back online for its next claim.
+    if (this.changes !== changes && this.agents.has(agentId))
+      return this.agents.get(agentId)!.agent;
     if (!agent) {
       this.agents.delete(agentId);
       return null;
@@ -80,6 +90,7 @@ export class Dispatcher {
 
   /** A registration, drain, resume, revoke or state change: refresh the cache and wake whoever it concerns. */
   agentChanged(agent: AgentRecord): void {
+    this.changes++;
     const entry = this.agents.get(agent.id);
     if (agent.state === 'revoked') {
       this.agents.delete(agent.id);
@@ -122,6 +133,7 @@ export class Dispatcher {
   }
 
   setPaused(queue: string, paused: boolean): void {
+    this.pausedVersion++;
     if (paused) this.paused.add(queue);
     else if (this.paused.delete(queue)) this.wakeAll();
   }
@@ -156,6 +168,108 @@ export class Dispatcher {
       for (const p of this.parked) if (freed.has(p.agentId)) p.release('work');
   }
 
+  /**
+   * Another server queued work in these requirement classes (its change feed): wake the
+   * agents parked here that accept one. An id not cached yet is a class created there:
+   * read the new classes first.
+   */
+  async wakeForClasses(ids: readonly number[]): Promise<void> {
+    if (this.parked.size === 0 || ids.length === 0) return;
+    if (ids.some((id) => !this.classes.has(id))) await this.refreshClasses();
+    const classes: JobClass[] = [];
+    for (const id of ids) {
+      const c = this.classes.get(id);
+      if (c) classes.push(c);
+    }
+    this.wake(classes);
+  }
+
+  /**
+   * Another server changed these agents (registered, drained, resumed, revoked, reaped):
+   * read them again and wake a parked claim whose agent changed shape or state, so the
+   * drain or revoke reaches it now. Returns the records read (missing ones left out).
+   */
+  async agentsChangedElsewhere(ids: readonly string[]): Promise<AgentRecord[]> {
+    const agents = await Promise.all(ids.map((id) => this.store.agentGet({ id })));
+    const found: AgentRecord[] = [];
+    agents.forEach((agent, i) => {
+      if (agent) {
+        this.agentChanged(agent);
+        found.push(agent);
+      } else {
+        this.agents.delete(ids[i]!);
+        this.poke(ids[i]!);
+      }
+    });
+    return found;
+  }
+
+  /**
+   * Another server changed these jobs. Those that left 'running' free the resources this
+   * server reserved for them (an agent that failed over finished it there), releasing its
+   * parked claim; a running job written there (a cancel request) pokes its agent if parked
+   * here, so the cancel is delivered now. Only ids: nothing is read.
+   */
+  jobsChangedElsewhere(jobs: ReadonlyArray<{ id: string; from: string | null; to: string }>): void {
+    let left: Set<string> | null = null;
+    let touched: Set<string> | null = null;
+    for (const j of jobs) {
+      if (j.from !== 'running') continue;
+      if (j.to === 'running') (touched ??= new Set()).add(j.id);
+      else (left ??= new Set()).add(j.id);
+    }
+    if (left === null && touched === null) return;
+    const freed = new Set<string>();
+    const poked = new Set<string>();
+    for (const [agentId, entry] of this.agents) {
+      for (const id of entry.running.keys()) {
+        if (left?.has(id)) {
+          entry.running.delete(id);
+          freed.add(agentId);
+        } else if (touched?.has(id)) poked.add(agentId);
+      }
+    }
+    if (this.parked.size === 0) return;
+    for (const p of this.parked) {
+      if (poked.has(p.agentId)) p.release('poke');
+      else if (freed.has(p.agentId)) p.release('work');
+    }
+  }
+
+  /** Reads the paused queues again (another server paused or resumed one); wakes all when one resumed. */
+  async reloadPaused(): Promise<void> {
+    const before = this.paused;
+    this.paused = await this.readPaused();
+    for (const q of before) {
+      if (!this.paused.has(q)) {
+        this.wakeAll();
+        return;
+      }
+    }
+  }
+
+  /** Whether this server believes the queue is paused (tests, metrics). */
+  isPaused(queue: string): boolean {
+    return this.paused.has(queue);
+  }
+
+  /** After a gap in the change feed: read classes and pause flags again, and wake every parked claim once to look. */
+  async resync(): Promise<void> {
+    this.paused = await this.readPaused();
+    await this.refreshClasses();
+    for (const entry of this.agents.values()) entry.loadedAt = -Infinity;
+    this.wakeAll();
+  }
+
+  /** The stored pause flags, read again if this server paused or resumed a queue meanwhile. */
+  private async readPaused(): Promise<Set<string>> {
+    for (;;) {
+      const version = this.pausedVersion;
+      const paused = await this.store.pausedQueues();
+      if (version === this.pausedVersion) return paused;
+    }
+  }
+
   /** New jobs may have created requirement classes. */
   classesMayHaveChanged(): void {
     this.classesStale = true;
@@ -177,6 +291,9 @@ export class Dispatcher {
     const deadline = performance.now() + waitMs;
     for (;;) {
       if (gone?.aborted) return { jobs: [], reason: 'timeout' };
+      // The record as this server knows it now: a drain that returned after the caller read
+      // the agent must stop this claim.
+      agent = this.agents.get(agent.id)?.agent ?? agent;
       const { jobs, graced } = await this.tryClaim(agent, max);
       if (jobs.length > 0) return { jobs, reason: 'work' };
       const remaining = deadline - performance.now();
@@ -226,7 +343,7 @@ export class Dispatcher {
       if (!nonEmpty.has(id)) continue;
       const c = this.classes.get(id)!;
       if (this.paused.has(c.queue)) continue;
-      const queuedBefore = tierCutoff(agent, c, this.peers(), now, this.options.tierGraceMs);
+      const queuedBefore = tierCutoff(agent, c, this.peers(agent), now, this.options.tierGraceMs);
       if (queuedBefore !== null) graced = true;
       candidates.push({ classId: id, queuedBefore });
     }
@@ -271,9 +388,16 @@ export class Dispatcher {
     }
   }
 
-  private *peers(): Iterable<PeerAgent> {
+  /**
+   * The online agents of a higher tier than `claimer`: the only peers tierCutoff weighs.
+   * Others are skipped before their free resources are computed, which copies the agent's
+   * running list: with every agent on one tier and ~250 jobs running on each, that copy
+   * was made for every peer on every claim, for nothing.
+   */
+  private *peers(claimer: AgentRecord): Iterable<PeerAgent> {
     for (const e of this.agents.values()) {
       if (e.agent.state !== 'online') continue;
+      if (e.agent.id === claimer.id || e.agent.tier <= claimer.tier) continue;
       yield { agent: e.agent, free: freeResources(e.agent, [...e.running.values()]) };
     }
   }

@@ -40,19 +40,64 @@ type Listener = (event: HubEvent) => void;
 /**
  * The in-process fan-out of state changes: SSE subscribers, job waiters (`?wait=`,
  * `/wait`) and log followers. Publishing is a few map lookups when nobody listens, so the
- * hot path pays nothing for features no one uses. (A multi-server store feeds the same
- * hub from its notifications.)
+ * hot path pays nothing for features no one uses. A multi-server store feeds the same
+ * hub from its notifications (services/change-feed.ts), loading only the jobs someone
+ * here listens to: `wantsJob`, `awaitedJobs`, `followedJobs` say which.
  */
 export class EventHub {
   private readonly listeners = new Set<{ filter: EventFilter; listener: Listener }>();
+  /** Subscribers without a job filter (they may want any job), and those with one, by job. */
+  private anyJobListeners = 0;
+  private readonly jobListeners = new Map<string, number>();
   private readonly waiters = new Map<string, Set<(job: JobRecord) => void>>();
   private readonly logFollowers = new Map<string, Set<(chunks: LogChunk[]) => void>>();
+  /** The last log seq published per followed job: where another server's lines start. */
+  private readonly followedUpTo = new Map<string, number>();
   private readonly activeWaits = new Set<() => void>();
 
   subscribe(filter: EventFilter, listener: Listener): () => void {
     const entry = { filter, listener };
     this.listeners.add(entry);
-    return () => this.listeners.delete(entry);
+    const jobId = filter.jobId;
+    if (jobId === undefined) this.anyJobListeners++;
+    else this.jobListeners.set(jobId, (this.jobListeners.get(jobId) ?? 0) + 1);
+    return () => {
+      if (!this.listeners.delete(entry)) return;
+      if (jobId === undefined) this.anyJobListeners--;
+      else {
+        const n = (this.jobListeners.get(jobId) ?? 1) - 1;
+        if (n > 0) this.jobListeners.set(jobId, n);
+        else this.jobListeners.delete(jobId);
+      }
+    };
+  }
+
+  /** Whether anyone here would hear of this job's change: a waiter or an event subscriber. */
+  wantsJob(jobId: string): boolean {
+    return this.anyJobListeners > 0 || this.waiters.has(jobId) || this.jobListeners.has(jobId);
+  }
+
+  /** Whether any subscriber takes agent events. */
+  get wantsAgents(): boolean {
+    return this.anyJobListeners > 0;
+  }
+
+  /** Jobs someone waits for or follows here: what a resync re-reads. */
+  awaitedJobs(): string[] {
+    const ids = new Set([...this.waiters.keys(), ...this.jobListeners.keys()]);
+    return [...ids];
+  }
+
+  /** Jobs whose log someone follows here, with the last seq published to them (-1: none yet). */
+  followedJobs(): Array<{ jobId: string; afterSeq: number }> {
+    return [...this.logFollowers.keys()].map((jobId) => ({
+      jobId,
+      afterSeq: this.followedUpTo.get(jobId) ?? -1,
+    }));
+  }
+
+  isFollowed(jobId: string): boolean {
+    return this.logFollowers.has(jobId);
   }
 
   get subscriberCount(): number {
@@ -140,8 +185,10 @@ export class EventHub {
     followers.add(listener);
     return () => {
       followers.delete(listener);
-      if (followers.size === 0 && this.logFollowers.get(jobId) === followers)
+      if (followers.size === 0 && this.logFollowers.get(jobId) === followers) {
         this.logFollowers.delete(jobId);
+        this.followedUpTo.delete(jobId);
+      }
     };
   }
 
@@ -153,6 +200,7 @@ export class EventHub {
       let list = byJob.get(c.jobId);
       if (!list) byJob.set(c.jobId, (list = []));
       list.push(c);
+      if (c.seq > (this.followedUpTo.get(c.jobId) ?? -1)) this.followedUpTo.set(c.jobId, c.seq);
     }
     for (const [jobId, list] of byJob) for (const f of this.logFollowers.get(jobId) ?? []) f(list);
   }

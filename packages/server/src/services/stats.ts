@@ -109,6 +109,12 @@ export class Stats {
     const b = this.bucket();
     b.started += jobs.length;
     for (const [queue, n] of countByQueue(jobs)) this.startedTotal.inc({ queue }, n);
+    // The histogram child looked up once per run of jobs from one queue (a claim's jobs
+    // mostly share one), not per job; finished() below counts per run too. With the token
+    // hash kept in auth-service: process-1@20k/offload-sqlite 18.8k → 19.4k jobs/s, 48 → 46 µs
+    // of server CPU per job (medians of 3, A/B); metrics ~2.9 → ~2.1 µs per job in the profile.
+    let queue: string | null = null;
+    let wait: client.Histogram.Internal<string> | null = null;
     for (const j of jobs) {
       if (j.queuedAt !== null && j.startedAt !== null) {
         const ms = Math.max(0, j.startedAt - j.queuedAt);
@@ -118,18 +124,31 @@ export class Stats {
           const slot = Math.floor(Math.random() * b.started);
           if (slot < WAITS_PER_MINUTE) b.waits[slot] = ms;
         }
-        this.child(this.queueWait, j.queue).observe(ms / 1000);
+        if (wait === null || j.queue !== queue) {
+          queue = j.queue;
+          wait = this.child(this.queueWait, queue);
+        }
+        wait.observe(ms / 1000);
       }
     }
   }
 
   finished(jobs: readonly JobRecord[]): void {
     const b = this.bucket();
-    for (const j of jobs) {
-      if (j.state === 'succeeded') b.succeeded++;
-      else if (j.state === 'failed') b.failed++;
-      this.child(this.finishedTotal, j.queue, j.state).inc();
-      if (j.usage) this.child(this.runTime, j.queue, j.state).observe(j.usage.wallSec);
+    // Counted per run of jobs with one queue and state, one inc() each, instead of one per job.
+    let i = 0;
+    while (i < jobs.length) {
+      const { queue, state } = jobs[i]!;
+      let runTime: client.Histogram.Internal<string> | null = null;
+      let n = 0;
+      for (; i < jobs.length; i++, n++) {
+        const j = jobs[i]!;
+        if (j.queue !== queue || j.state !== state) break;
+        if (j.usage) (runTime ??= this.child(this.runTime, queue, state)).observe(j.usage.wallSec);
+      }
+      if (state === 'succeeded') b.succeeded += n;
+      else if (state === 'failed') b.failed += n;
+      this.child(this.finishedTotal, queue, state).inc(n);
     }
   }
 
@@ -226,7 +245,9 @@ export class Stats {
   queueWaitPercentiles(): { p50: number; p95: number; samples: number } {
     const n = Math.min(this.waitCount, WAIT_SAMPLES);
     if (n === 0) return { p50: 0, p95: 0, samples: 0 };
-    const sorted = Array.from(this.waits.subarray(0, n)).sort((a, b) => a - b);
+    // A typed array sorts numerically without a comparator call per comparison: ~820 → ~225 µs
+    // for the 4,096 samples (micro-benchmark); the dashboard and /queues ask on every poll.
+    const sorted = this.waits.slice(0, n).sort();
     const at = (q: number) => sorted[Math.min(n - 1, Math.floor(q * n))]!;
     return { p50: at(0.5), p95: at(0.95), samples: n };
   }
