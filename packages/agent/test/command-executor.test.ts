@@ -260,6 +260,21 @@ describe.runIf(HAS_PROC)('command executor: cancel, timeout, no orphans', () => 
     expect(groupMembers(pgid)).toEqual([]);
   });
 
+  it('kills what a finished command left in another group of its session', async () => {
+    // bash with job control puts the background job in a group of its own: kill(-pgid) at the
+    // command's exit misses it; the sweep after the end finds it in the session.
+    const run = await start(
+      box.job({ command: ['bash', '-c', 'set -m; sleep 1000 >/dev/null 2>&1 & echo $!'] }),
+    );
+    const out = await run.done;
+    expect(out.outcome).toBe('succeeded');
+    await waitFor(
+      () => !processesWith(box.token).some((p) => p.cmd === 'sleep 1000'),
+      10_000,
+      'the background job in its own group to be killed',
+    );
+  });
+
   it('a second cancel, or one after the end, is harmless', async () => {
     const run = await start(box.job({ command: ['sleep', '1000'] }));
     run.cancel();
@@ -271,7 +286,11 @@ describe.runIf(HAS_PROC)('command executor: cancel, timeout, no orphans', () => 
 
   it('a process that escaped with setsid cannot hold the job open (documented limit: it survives)', async () => {
     const t0 = Date.now();
-    const run = await start(box.job({ command: 'setsid sleep 30 & echo started' }));
+    // The command ends only once the escape is done (the fifo): a `setsid` still on its way
+    // out is in the group when the command exits, and is killed with it.
+    const fifo = join(box.root, 'escaped.fifo');
+    const escape = `mkfifo ${fifo}; setsid sh -c 'echo > "$0"; exec sleep 30' ${fifo} &`;
+    const run = await start(box.job({ command: `${escape} read _ < ${fifo}; echo started` }));
     const out = await run.done;
     expect(out.outcome).toBe('succeeded');
     // Its copy of the output pipe is dropped after killGraceMs + 2 s.

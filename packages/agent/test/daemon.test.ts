@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -67,6 +67,24 @@ describe.skipIf(!HAS_PROC)('agent daemon (in-process, real server)', () => {
     expect(logs).toContain('err');
   });
 
+  it("removes a finished command's job directory after a while, and leftovers at start", async () => {
+    const jobsDir = join(box.stateDir, 'jobs');
+    // A directory left by an attempt that ended before this start (no running record names it).
+    mkdirSync(join(jobsDir, 'job_leftover-1'), { recursive: true });
+    const agent = await startAgent({ jobDirKeepMs: 200 });
+    await waitFor(() => !existsSync(join(jobsDir, 'job_leftover-1')), 10_000);
+
+    const job = await server.submit(cmd('echo kept for a while; sleep 2'));
+    const dir = join(jobsDir, `${job.id}-1`);
+    await waitFor(() => existsSync(join(dir, 'spec.json')), 10_000); // while it runs
+    expect((await server.wait(job.id)).state).toBe('succeeded');
+    await waitFor(() => !existsSync(dir), 10_000);
+    expect(await server.logs(job.id)).toContain('kept for a while');
+    // Nor is its running record left (a restart would re-adopt and re-report it).
+    expect(readdirSync(join(box.stateDir, 'running'))).toEqual([]);
+    await agent.stop();
+  });
+
   it('runs a task job and returns its result', async () => {
     await startAgent({
       tasks: { add: (input: { a: number; b: number }) => ({ sum: input.a + input.b }) },
@@ -75,6 +93,37 @@ describe.skipIf(!HAS_PROC)('agent daemon (in-process, real server)', () => {
     const done = await server.wait(job.id);
     expect(done.state).toBe('succeeded');
     expect(done.result).toEqual({ sum: 5 });
+  });
+
+  it('a queue of short tasks: each runs once, within maxJobs, its output shipped before its result', async () => {
+    // Claims are pipelined (the next sync goes out while a batch runs): this is what must hold.
+    const jobs = [];
+    for (let i = 0; i < 120; i++)
+      jobs.push(await server.submit({ task: 'step', input: { i }, timeoutSec: 60 }));
+    let running = 0;
+    let most = 0;
+    const runs = new Map<number, number>();
+    await startAgent({
+      maxJobs: 8,
+      tasks: {
+        step: async (input: { i: number }, ctx) => {
+          runs.set(input.i, (runs.get(input.i) ?? 0) + 1);
+          most = Math.max(most, ++running);
+          if (input.i % 10 === 0) ctx.log(`line of ${input.i}`);
+          await new Promise((r) => setImmediate(r));
+          running--;
+          return input.i * 2;
+        },
+      },
+    });
+    for (const [i, job] of jobs.entries()) {
+      const done = await server.wait(job.id);
+      expect(done).toMatchObject({ state: 'succeeded', result: i * 2, attempt: 1 });
+      if (i % 10 === 0) expect(await server.logs(job.id)).toContain(`line of ${i}`);
+    }
+    expect(runs.size).toBe(120);
+    expect([...runs.values()].every((n) => n === 1)).toBe(true);
+    expect(most).toBeLessThanOrEqual(8);
   });
 
   it('starts a job submitted to an idle agent at once (the parked sync is released)', async () => {

@@ -35,8 +35,8 @@ describe('outbox journal', () => {
     box.put(done('b'));
     box.put(done('c'));
     box.ack([done('b')]);
-    // No close(): a killed agent never closes it. A kill lands between turns of the event
-    // loop, after the microtask that writes the turn's lines.
+    // No close(): a killed agent never closes it. The lines of a turn are written by the
+    // end of that turn of the event loop (and always before list() hands them out).
     await nextTurn();
     expect(readOutbox(dir).map((c) => c.jobId)).toEqual(['a', 'c']);
     const again = new Outbox(dir);

@@ -1,7 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createCommandExecutor, isSameProcess, type CommandRun } from '../src/index.js';
+import { bootId, readProcStat } from '../src/supervisor/proc.js';
 import { readSupervisorInfo } from '../src/supervisor/supervisor-launcher.js';
 import {
   HAS_PROC,
@@ -41,6 +43,96 @@ describe.runIf(HAS_PROC)('the shared supervisor host', () => {
       expect(info.supervisorPid).toBe(host.pid);
       expect(info.hostSocket).toBe(join(stateDir, 'supervisor.sock'));
     }
+    exec.close();
+  });
+
+  it("sends the job's environment on its socket: no env.json on disk, ever", async () => {
+    const stateDir = join(box.root, 'env');
+    const exec = createCommandExecutor({ stateDir, killGraceMs: 300 });
+    const job = box.job({ command: [], env: { SECRET: 'hunter2' } });
+    const jobDir = join(stateDir, 'jobs', `${job.id}-1`);
+    // supervisor.json may or may not be there yet when `ls` runs; env.json never is.
+    job.payload.command = ['sh', '-c', 'ls "$0"; echo "$SECRET"', jobDir];
+    const rec = recorder();
+    const run = await exec.start(job, rec);
+    expect((await run.done).outcome).toBe('succeeded');
+    const [secret, ...files] = rec.text().trimEnd().split('\n').reverse();
+    expect(secret).toBe('hunter2');
+    expect(files).toContain('spec.json');
+    expect(files).not.toContain('env.json');
+    expect(readSupervisorInfo(jobDir)!.hostSocket).toBe(join(stateDir, 'supervisor.sock'));
+    exec.close();
+  });
+
+  it('a job whose connection to the host closes is still followed, through its directory', async () => {
+    const stateDir = join(box.root, 'hiccup');
+    const exec = createCommandExecutor({ stateDir, killGraceMs: 300, pollIntervalMs: 100 });
+    const rec = recorder();
+    const run = await exec.start(box.job({ command: 'sleep 0.3; echo done; exit 3' }), rec);
+    // The events of this job would come on this connection; the host lives on.
+    exec.close();
+    const out = await run.done;
+    expect(out).toMatchObject({ outcome: 'failed', exitCode: 3, error: { code: 'EXIT_NONZERO' } });
+    expect(rec.text()).toBe('done\n');
+  });
+
+  it('kills a command whose supervisor.json cannot be written, and says why', async () => {
+    const stateDir = join(box.root, 'unwritable');
+    const exec = createCommandExecutor({ stateDir, killGraceMs: 300 });
+    await (
+      await exec.start(box.job({ command: 'true' }))
+    ).done; // the host runs now
+    // A start for a directory that does not exist: the spawn succeeds, the record cannot.
+    const jobDir = join(stateDir, 'jobs', `${box.jobId()}-1`);
+    const spec = { version: 1, jobId: 'x', attempt: 1, argv: ['sleep', '1000'], killGraceMs: 300 };
+    const socket = net.connect(join(stateDir, 'supervisor.sock'));
+    const exit = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      let buf = '';
+      socket.on('error', reject);
+      socket.on('data', (d) => {
+        buf += d.toString();
+        for (const line of buf.split('\n').slice(0, -1)) {
+          const ev = JSON.parse(line) as {
+            ev: string;
+            jobDir: string;
+            exit: Record<string, unknown>;
+          };
+          if (ev.ev === 'exit' && ev.jobDir === jobDir) resolve(ev.exit);
+        }
+      });
+      const env = { PATH: process.env.PATH ?? '', MARK: box.token };
+      socket.write(`${JSON.stringify({ op: 'start', jobDir, spec, env })}\n`);
+    });
+    socket.destroy();
+    expect(exit.supervisorError).toMatch(/could not write supervisor\.json/);
+    expect(existsSync(jobDir)).toBe(false);
+    exec.close();
+    // afterEach: the sleep was killed (it carries the token in its environment).
+  });
+
+  it('leaves a running host of another protocol alone and starts per-job supervisors', async () => {
+    const stateDir = join(box.root, 'old-host');
+    mkdirSync(stateDir, { recursive: true });
+    // A live process recorded as the host, as a host of an earlier version leaves it.
+    const self = readProcStat('self')!;
+    writeFileSync(
+      join(stateDir, 'supervisor-host.json'),
+      JSON.stringify({ pid: process.pid, startTime: self.startTime, bootId: bootId(), socket: '' }),
+    );
+    const lines: string[] = [];
+    const exec = createCommandExecutor({
+      stateDir,
+      killGraceMs: 300,
+      log: (line) => lines.push(line),
+    });
+    const rec = recorder();
+    const run = await exec.start(box.job({ command: 'echo per-job' }), rec);
+    expect((await run.done).outcome).toBe('succeeded');
+    expect(rec.text()).toBe('per-job\n');
+    const info = readSupervisorInfo(run.jobDir)!;
+    expect(info.hostSocket).toBeUndefined();
+    expect(info.supervisorPid).not.toBe(process.pid);
+    expect(lines.join('\n')).toMatch(/speaks another protocol/);
     exec.close();
   });
 

@@ -133,6 +133,51 @@ describe('task executor', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(280);
   });
 
+  it('a destructured context works: log, progress and signal stay bound', async () => {
+    const rec = recorder();
+    const local = createTaskExecutor({
+      tasks: {
+        loose: async (_input: unknown, { log, progress, signal }: TaskContext) => {
+          log('one');
+          log.error('two');
+          progress(50);
+          return signal.aborted;
+        },
+      },
+    });
+    const out = await local.start(box.job({ task: 'loose' }), rec).done;
+    expect(out).toMatchObject({ outcome: 'succeeded', result: false });
+    expect(rec.chunks).toEqual([
+      { stream: 'stdout', data: 'one\n' },
+      { stream: 'stderr', data: 'two\n' },
+    ]);
+    expect(rec.progress).toEqual([{ percent: 50 }]);
+  });
+
+  it('timeouts share one timer: each task ends at its own deadline, a quick one on time', async () => {
+    const local = createTaskExecutor({
+      tasks: {
+        wait: (ms: number, ctx: TaskContext) =>
+          new Promise((resolve, reject) => {
+            const t = setTimeout(() => resolve(ms), ms);
+            ctx.signal.addEventListener('abort', () => {
+              clearTimeout(t);
+              reject(ctx.signal.reason as Error);
+            });
+          }),
+      },
+      graceMs: 1_000,
+    });
+    const quick = local.start(box.job({ task: 'wait', input: 10 }, { timeoutSec: 0.2 }));
+    const slow = local.start(box.job({ task: 'wait', input: 5_000 }, { timeoutSec: 0.3 }));
+    const shorter = local.start(box.job({ task: 'wait', input: 5_000 }, { timeoutSec: 0.1 }));
+    const [q, sl, sh] = await Promise.all([quick.done, slow.done, shorter.done]);
+    expect(q).toMatchObject({ outcome: 'succeeded', result: 10 });
+    expect(sh.error).toEqual({ code: 'TIMEOUT', message: 'timed out after 0.1 s' });
+    expect(sl.error).toEqual({ code: 'TIMEOUT', message: 'timed out after 0.3 s' });
+    expect(sl.usage.wallSec).toBeGreaterThanOrEqual(0.29);
+  });
+
   it('an unknown task name fails NO_HANDLER', async () => {
     const out = await exec.start(box.job({ task: 'resize' })).done;
     expect(out.error?.code).toBe('NO_HANDLER');

@@ -31,6 +31,8 @@ export interface AgentOptions {
   syncWaitMs?: number | undefined;
   /** SIGTERM → SIGKILL delay on cancel (default 10 s). */
   killGraceMs?: number | undefined;
+  /** How long a finished command attempt's job directory is kept (default 30 s). */
+  jobDirKeepMs?: number | undefined;
   reconnectBaseMs?: number | undefined;
   reconnectMaxMs?: number | undefined;
   /** One line per event worth telling the operator. Default: stderr. */

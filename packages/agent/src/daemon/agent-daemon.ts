@@ -1,4 +1,4 @@
-import { OffloadApiError } from '@offload/client';
+import { join } from 'node:path';
 import type { AgentRegister, ClaimedJob, Completion } from '@offload/protocol';
 import { createCommandExecutor, type CommandExecutor } from '../executors/command-executor.js';
 import { failed, type JobOutcome, type RunCallbacks } from '../executors/job-outcome.js';
@@ -15,7 +15,9 @@ import {
 } from './agent-state.js';
 import { AgentStartError, type Agent, type AgentOptions } from './agent-api.js';
 import { Connection, StoppedError } from './connection.js';
+import { JobDirs } from './job-dirs.js';
 import { LogShipper } from './log-shipper.js';
+import { refused, registerAgent } from './registration.js';
 import { keyOf } from './outbox.js';
 
 interface Execution {
@@ -43,6 +45,7 @@ export function createAgent(options: AgentOptions): Agent {
     requestTimeoutMs: 30_000,
     log,
   });
+  const jobDirs = new JobDirs(join(stateDir, 'jobs'), options.jobDirKeepMs ?? 30_000, log);
   const executions = new Map<string, Execution>(); // by lease id
   const sending = new Set<string>(); // outbox keys on their way to the server
   let pool: ResourcePool | undefined;
@@ -56,10 +59,14 @@ export function createAgent(options: AgentOptions): Agent {
   let stopping = false;
   /** A sync with a long-poll hold is out: finished attempts must not wait for it to return. */
   let parked = false;
+  /** The last sync got fewer jobs than it asked for: the next one may well be held. */
+  let lastClaimShort = true;
   let reportArmed = false;
   let reporting = false;
   let wake: (() => void) | undefined;
   let syncLoop: Promise<void> | undefined;
+  /** Claimed jobs waiting to start, in order (see syncOnce). */
+  let starting: Promise<void> = Promise.resolve();
   let heartbeatTimer: NodeJS.Timeout | undefined;
   const shipper = new LogShipper(conn, (lease) => {
     const ex = executions.get(lease);
@@ -119,62 +126,10 @@ export function createAgent(options: AgentOptions): Agent {
       maxJobs,
     };
 
-    const attempt = async (token: string) => {
-      conn.setToken(token);
-      return conn.call('register', (c) => c.register(body));
-    };
-    let reg;
-    try {
-      if (identity && (options.name === undefined || options.name === identity.name)) {
-        try {
-          reg = await attempt(identity.secret);
-        } catch (err) {
-          if (!(refused(err) && options.joinToken)) throw err;
-          log(`the stored credential of ${identity.name} was refused; joining again`);
-        }
-      }
-      if (!reg) {
-        if (!options.joinToken)
-          throw new AgentStartError(
-            'NO_CREDENTIAL',
-            `no agent credential in ${stateDir}: pass a join token (--join TOKEN; create one with \`offload tokens create\`)`,
-          );
-        reg = await attempt(options.joinToken);
-      }
-    } catch (err) {
-      if (err instanceof AgentStartError || err instanceof StoppedError) throw err;
-      if (OffloadApiError.is(err, 'AGENT_NAME_TAKEN'))
-        throw new AgentStartError(
-          'NAME_TAKEN',
-          `the agent name "${name}" is taken by another agent on ${conn.url}; choose another with --name`,
-          { cause: err },
-        );
-      if (refused(err) && !options.joinToken)
-        throw new AgentStartError(
-          'JOIN_REFUSED',
-          `${conn.url} refused the stored credential of this agent (in ${stateDir}; revoked?): join again with --join TOKEN`,
-          { cause: err },
-        );
-      if (refused(err))
-        throw new AgentStartError(
-          'JOIN_REFUSED',
-          `${conn.url} refused to register this agent (${(err as OffloadApiError).status} ${(err as OffloadApiError).code}): the join token is invalid, expired, used or revoked`,
-          { cause: err },
-        );
-      throw new AgentStartError('REFUSED', `registration failed: ${errMessage(err)}`, {
-        cause: err,
-      });
-    }
-    if (reg.secret) conn.setToken(reg.secret);
+    const reg = await registerAgent({ conn, state, stateDir, options, identity, body, log });
     agentId = reg.agent.id;
     agentName = reg.agent.name;
     heartbeatMs = reg.heartbeatIntervalMs;
-    state.writeIdentity({
-      agentId: reg.agent.id,
-      name: reg.agent.name,
-      secret: reg.secret ?? identity!.secret,
-      servers: [...options.servers],
-    });
     log(`agent ${agentName} (${agentId}) registered with ${conn.url}`);
   }
 
@@ -254,6 +209,7 @@ export function createAgent(options: AgentOptions): Agent {
         if (rec) {
           state.outbox.flush(); // on disk before the record that would recover it goes
           state.deleteRunning(rec);
+          jobDirs.finished(rec.jobDir);
         }
       } catch (err) {
         // The state directory failed (disk full?): the server's lease timeout decides instead.
@@ -321,13 +277,18 @@ export function createAgent(options: AgentOptions): Agent {
     );
   }
 
-  async function startJob(job: ClaimedJob): Promise<void> {
-    const isTask = job.payload.task !== undefined && job.payload.command === undefined;
+  /** Holds the job's slot (and resources) from the moment its claim arrives. */
+  function reserve(job: ClaimedJob): void {
     try {
       pool!.reserve(job.leaseId, { cpu: job.cpu, memoryMb: job.memoryMb, gpus: job.gpus });
     } catch (err) {
       log(`job ${job.id} does not fit here (${errMessage(err)}); running it anyway`);
     }
+  }
+
+  /** Runs a reserved job (see `reserve`). */
+  async function startJob(job: ClaimedJob): Promise<void> {
+    const isTask = job.payload.task !== undefined && job.payload.command === undefined;
     if (isTask) {
       if (!tasks) {
         track(
@@ -371,9 +332,8 @@ export function createAgent(options: AgentOptions): Agent {
     let cancelRun: () => void = () => (cancelled = true);
     let resolveDone!: (o: JobOutcome) => void;
     const done = new Promise<JobOutcome>((r) => (resolveDone = r));
-    track({ jobId: job.id, leaseId: job.leaseId, attempt: job.attempt }, 'command', done, () =>
-      cancelRun(),
-    );
+    // With its record: when it ends, the record goes (and its directory, a while later).
+    track(rec, 'command', done, () => cancelRun(), rec);
     try {
       // Recorded before the supervisor starts: an agent killed in between still finds (and
       // follows or kills) the attempt after its restart.
@@ -461,10 +421,10 @@ export function createAgent(options: AgentOptions): Agent {
   }
 
   /** The pending reports, without those already on their way or whose output is not shipped yet. */
-  function pendingCompletions(): Completion[] {
-    const ready = state.outbox.list(Infinity, sending).filter((c) => !shipper.waiting(c.leaseId));
-    return ready.slice(0, MAX_COMPLETIONS_PER_SYNC);
+  function pendingCompletions(limit = MAX_COMPLETIONS_PER_SYNC): Completion[] {
+    return state.outbox.list(limit, sending, shipped);
   }
+  const shipped = (c: Completion) => !shipper.waiting(c.leaseId);
 
   async function syncOnce(max: number, waitMs: number): Promise<void> {
     let completions = pendingCompletions();
@@ -488,21 +448,65 @@ export function createAgent(options: AgentOptions): Agent {
       draining = res.drain;
       log(draining ? 'draining: taking no new work' : 'taking work again');
     }
-    for (const job of res.jobs) {
+    const jobs = res.jobs;
+    if (max > 0) lastClaimShort = jobs.length < max;
+    if (jobs.length === 0) return;
+    if (stopping) {
+      for (const job of jobs) handBack(job);
+      return;
+    }
+    // The jobs hold their slots now, so the next sync asks only for what is left, but they
+    // start after this turn of the event loop: that sync (with the completions that are
+    // ready) is written first and the server works on it while this batch runs. Taking turns
+    // instead left each side idle while the other worked: 498-job syncs took 25-60 ms at the
+    // server and the batch 11 ms at the agent, one after the other. Pipelined, a sync is at
+    // the server 96 % of the time (median gap 0.5 ms) and the server is busy 91 % instead of
+    // 81 % (one agent, 30k no-op tasks, A/B back to back at load average ~2).
+    for (const job of jobs) reserve(job);
+    starting = starting
+      .then(() => new Promise<void>((r) => setImmediate(r)))
+      .then(() => startAll(jobs));
+  }
+
+  async function startAll(jobs: readonly ClaimedJob[]): Promise<void> {
+    for (const job of jobs) {
       if (stopping) {
-        state.outbox.put({ jobId: job.id, leaseId: job.leaseId, outcome: 'handback' });
+        pool?.release(job.leaseId);
+        handBack(job);
         continue;
       }
-      await startJob(job);
+      try {
+        await startJob(job);
+      } catch (err) {
+        // startJob records its own failures; this is a bug, but the loop must go on.
+        log(`could not start job ${job.id}: ${errMessage(err)}`);
+      }
     }
+  }
+
+  /** A claimed job this agent will not run: given back on the next report. */
+  function handBack(job: ClaimedJob): void {
+    try {
+      state.outbox.put({ jobId: job.id, leaseId: job.leaseId, outcome: 'handback' });
+    } catch (err) {
+      log(`could not record the handback of job ${job.id}: ${errMessage(err)}`);
+    }
+  }
+
+  /**
+   * Jobs per claim: half the slots (at least one), so that one batch runs while the next sync
+   * is at the server (see syncOnce).
+   */
+  function claimCap(): number {
+    return pool ? Math.max(1, Math.ceil(pool.options.maxJobs / 2)) : 0;
   }
 
   async function loop(): Promise<void> {
     const waitMs = options.syncWaitMs ?? DEFAULT_SYNC_WAIT_MS;
     while (!stopping) {
       try {
-        const max = freeSlots();
-        const pending = pendingCompletions().length;
+        const max = Math.min(freeSlots(), claimCap());
+        const pending = pendingCompletions(1).length;
         const room = pool && !fatalSent && (!guard || guard.mayTakeWork()) ? pool.free().jobs : 0;
         if (max === 0 && pending === 0 && draining && room > 0) {
           // Drained by an operator: the server parks this sync without handing out work, and a
@@ -522,13 +526,18 @@ export function createAgent(options: AgentOptions): Agent {
           clearTimeout(waitTimer);
           wake = undefined;
           if (stopping) break;
-          if (freeSlots() === 0 && pendingCompletions().length === 0) {
+          if (freeSlots() === 0 && pendingCompletions(1).length === 0) {
             // Nothing to do: still tell the server we are alive and learn about drains.
             await syncOnce(0, 0);
           }
           continue;
         }
-        await syncOnce(max, max > 0 ? waitMs : 0);
+        // After a full claim more work is likely queued: ask without a hold, so that the jobs
+        // ending meanwhile ride on the next sync rather than go in a report of their own (a
+        // sync and a report per batch cost the server 64-66 µs per job instead of 60-61).
+        // The long poll (and the report that goes at once while it is held) comes after a
+        // short claim.
+        await syncOnce(max, max > 0 && lastClaimShort ? waitMs : 0);
       } catch (err) {
         if (err instanceof StoppedError || stopping) break;
         if (refused(err)) {
@@ -561,6 +570,7 @@ export function createAgent(options: AgentOptions): Agent {
       await register();
       scheduleHeartbeat();
       await recover();
+      jobDirs.removeLeftovers(state.running().map((r) => r.jobDir));
       // Reports kept from before a restart go first, on the first sync.
       syncLoop = loop();
     },
@@ -575,6 +585,7 @@ export function createAgent(options: AgentOptions): Agent {
           conn.sleep(2000),
         ]);
       }
+      await starting; // claimed jobs start, or are handed back, first
       const all = () => Promise.all([...executions.values()].map((e) => e.done));
       if (executions.size > 0) {
         log(`stopping: waiting up to ${drainMs} ms for ${executions.size} running job(s)`);
@@ -607,12 +618,9 @@ export function createAgent(options: AgentOptions): Agent {
       await syncLoop?.catch(() => undefined);
       state.outbox.close();
       commands?.close();
+      jobDirs.stop();
     },
   };
-}
-
-function refused(err: unknown): boolean {
-  return err instanceof OffloadApiError && (err.status === 401 || err.status === 403);
 }
 
 const errMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));

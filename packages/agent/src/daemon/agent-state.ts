@@ -10,7 +10,7 @@ import { Outbox } from './outbox.js';
  *   agent.json              id, name, secret, server URLs (0600)
  *   outbox.jsonl            finished attempts' completions, until the server acknowledged them (Outbox)
  *   running/<job>-<lease>.json  a command attempt that runs under its supervisor (restart recovery)
- *   jobs/<job>-<attempt>/   the supervisors' job directories (command executor)
+ *   jobs/<job>-<attempt>/   the supervisors' job directories (command executor; see JobDirs)
  *
  * Default: `$XDG_STATE_HOME/offload/agent`, else `~/.local/state/offload/agent`.
  */
@@ -66,7 +66,7 @@ function listJson<T>(dir: string): T[] {
   });
 }
 
-/** Reads and writes the state directory; every write is atomic (temp file, fsync, rename). */
+/** Reads and writes the state directory; every write is atomic (temp file, rename; agent.json fsynced too). */
 export class AgentState {
   readonly runningDir: string;
   readonly outbox: Outbox;
@@ -91,7 +91,9 @@ export class AgentState {
   }
 
   putRunning(r: RunningRecord): void {
-    writeJsonAtomic(join(this.runningDir, entryName(r.jobId, r.leaseId)), r);
+    // Not fsynced (~0.5 ms per job on the dev VM): like the outbox, it must outlive the agent's
+    // crash, which the page cache does; a machine crash ends the job too.
+    writeJsonAtomic(join(this.runningDir, entryName(r.jobId, r.leaseId)), r, 0o600, false);
   }
 
   deleteRunning(r: Pick<RunningRecord, 'jobId' | 'leaseId'>): void {

@@ -19,9 +19,33 @@ export function isTransient(err: unknown): boolean {
 }
 
 /**
+ * How long to wait before the next try, after `failures` transient failures in a row (the
+ * last one `err`): full jitter, random in [0, min(max, base·2^n)]. The first retry goes to
+ * the next server at once when there is one. A server that answered (503: its store is
+ * away; 429) is alive and will serve again soon — a database outage of a few seconds
+ * must not leave agents idle for the reconnect cap (15 s) after it ends — so its waits
+ * stop growing at ANSWERED_MAX_MS.
+ */
+export function backoffDelay(
+  failures: number,
+  err: unknown,
+  servers: number,
+  opts: Pick<ConnectionOptions, 'reconnectBaseMs' | 'reconnectMaxMs'>,
+  random: () => number = Math.random,
+): number {
+  if (failures === 1 && servers > 1) return 0;
+  let cap = Math.min(opts.reconnectMaxMs, opts.reconnectBaseMs * 2 ** failures);
+  if (err instanceof OffloadApiError) cap = Math.min(cap, ANSWERED_MAX_MS);
+  return Math.floor(random() * cap);
+}
+
+/** The longest wait before retrying a server that answered with a 503 or 429. */
+export const ANSWERED_MAX_MS = 2_000;
+
+/**
  * One AgentClient per `--server` URL. `call` runs a request on the current server; on a
- * transient failure it moves to the next URL and retries after a full-jitter backoff
- * (random in [0, min(max, base·2^n)]), until it succeeds or `closed` is set.
+ * transient failure it moves to the next URL and retries after `backoffDelay`, until it
+ * succeeds or `closed` is set.
  */
 export class Connection {
   private readonly clients: AgentClient[];
@@ -63,7 +87,7 @@ export class Connection {
       } catch (err) {
         if (this.closed) throw new StoppedError();
         if (!isTransient(err)) throw err;
-        const delay = this.backoffMs();
+        const delay = backoffDelay(++this.failures, err, this.clients.length, this.opts);
         const from = this.url;
         this.current = (this.current + 1) % this.clients.length;
         if (this.failures === 1 || this.failures % 10 === 0)
@@ -78,14 +102,6 @@ export class Connection {
   /** Once: no retry, no failover (a report that may go through the sync loop instead). */
   async once<T>(fn: (c: AgentClient) => Promise<T>): Promise<T> {
     return fn(this.client);
-  }
-
-  private backoffMs(): number {
-    this.failures++;
-    // The first retry goes to the next server at once when there is one.
-    if (this.failures === 1 && this.clients.length > 1) return 0;
-    const cap = Math.min(this.opts.reconnectMaxMs, this.opts.reconnectBaseMs * 2 ** this.failures);
-    return Math.floor(Math.random() * cap);
   }
 
   sleep(ms: number): Promise<void> {

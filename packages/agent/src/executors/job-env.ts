@@ -16,7 +16,7 @@ export interface JobEnvOptions {
  */
 export function buildJobEnv(job: ClaimedJob, options: JobEnvOptions = {}): Record<string, string> {
   const env: Record<string, string> = {};
-  const base = options.baseEnv ?? withoutOffloadSettings(process.env);
+  const base = options.baseEnv ?? agentBaseEnv();
   for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;
   for (const [k, v] of Object.entries(job.payload.env ?? {})) env[k] = v;
   env.OFFLOAD_JOB_ID = job.id;
@@ -25,6 +25,11 @@ export function buildJobEnv(job: ClaimedJob, options: JobEnvOptions = {}): Recor
   if (job.gpus.length > 0) env.CUDA_VISIBLE_DEVICES = job.gpus.join(',');
   else if (options.hasGpus) env.CUDA_VISIBLE_DEVICES = '';
   return env;
+}
+
+/** The agent's environment without its own `OFFLOAD_*` settings: a copy, read now. */
+export function agentBaseEnv(): NodeJS.ProcessEnv {
+  return withoutOffloadSettings(process.env);
 }
 
 function withoutOffloadSettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {

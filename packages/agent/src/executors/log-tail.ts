@@ -65,11 +65,17 @@ export class LogTail {
     return this.chain;
   }
 
-  /** Final read once the writer is done: everything is emitted before this resolves. */
-  async drain(): Promise<void> {
+  /**
+   * Final read once the writer is done: everything is emitted before this resolves.
+   * `endOffset`: the file's final size when the writer said so (the shared host's exit event);
+   * when everything up to it was read already (a job with no output, or all of it read), the
+   * file is not opened again — an open, read and close through the thread pool saved per job.
+   */
+  async drain(endOffset?: number): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    await this.readNow();
+    if (endOffset === undefined || this.decoder.offset < endOffset) await this.readNow();
+    else await this.chain;
     this.closed = true;
     for (const s of ['stdout', 'stderr'] as const) {
       const rest = this.text[s].end();

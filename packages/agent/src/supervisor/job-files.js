@@ -2,9 +2,12 @@
 // supervisors (writers: the shared host or a per-job one) and the agent (reader). Plain JavaScript so the supervisor needs no build.
 //
 //   spec.json          written by the agent before it starts the supervisor (JobSpec)
-//   env.json           the command's environment; the supervisor deletes it once read (0600)
-//   supervisor.json    written by the supervisor at start, again once the command runs (SupervisorInfo)
-//   output.log         stdout and stderr, in the order the supervisor read them (record format below)
+//   env.json           the command's environment, for a per-job supervisor only (the shared host
+//                      gets it on its socket); the supervisor deletes it once read (0600)
+//   supervisor.json    written once the command runs (SupervisorInfo); a per-job supervisor
+//                      also writes it at its own start
+//   output.log         stdout and stderr, in the order the supervisor read them (record format
+//                      below); created at the first output
 //   kill-request.json  why the agent signalled the supervisor (KillRequest)
 //   exit.json          written atomically by the supervisor when everything ended (ExitInfo)
 //   supervisor.log     the supervisor's own stderr (crash traces only)

@@ -11,6 +11,7 @@ import {
   accessSync,
   closeSync,
   constants,
+  fstatSync,
   openSync,
   statSync,
   unlinkSync,
@@ -22,10 +23,11 @@ import {
   CLOCK_TICKS_PER_SEC,
   bootId,
   descendants,
+  groupExists,
+  listProcesses,
   pageSize,
   readProcStat,
   signalTree,
-  treeAlive,
   treeMembers,
 } from './proc.js';
 
@@ -33,9 +35,42 @@ import {
 /** @typedef {import('./job-files.js').ExitInfo} ExitInfo */
 /** @typedef {import('./job-files.js').KillReason} KillReason */
 /** @typedef {import('./job-files.js').KillRequest} KillRequest */
+/** @typedef {import('./job-files.js').SupervisorInfo} SupervisorInfo */
 /** @typedef {import('./proc.js').JobTree} JobTree */
+/** @typedef {import('./proc.js').ProcStat} ProcStat */
 
 const MAX_TIMER_MS = 2_147_483_647;
+/**
+ * At most one `output` event per job this often: the agent reads output.log at most every
+ * batchMs (100 ms) anyway, so an event per write would only cost socket writes.
+ */
+const OUTPUT_NOTIFY_MS = 50;
+
+/**
+ * Jobs that ended share one /proc scan for their leftovers, at most one per SWEEP_DELAY_MS. A
+ * scan per job was the host's largest cost after the spawn itself: with ~200 processes on the
+ * dev VM, 28 % of the host's sampled time on the shell benchmark (`true` jobs back to back,
+ * 3.5–4.2 ms of host CPU per job), and it delayed the next job's spawn on a loaded machine. At
+ * 100 ms it still made 17 of the host's 20 opens per job (strace -c, 100 jobs); at 1 s a
+ * leftover lives at most that long after its job, and the scan costs ~1 ms a second.
+ */
+const SWEEP_DELAY_MS = 1000;
+/** @type {Array<(processes: ProcStat[]) => void>} */
+let sweepQueue = [];
+/** @type {NodeJS.Timeout | undefined} */
+let sweepTimer;
+
+/** @param {(processes: ProcStat[]) => void} fn  called with one scan shared by every queued job */
+function queueSweep(fn) {
+  sweepQueue.push(fn);
+  sweepTimer ??= setTimeout(() => {
+    sweepTimer = undefined;
+    const batch = sweepQueue;
+    sweepQueue = [];
+    const processes = listProcesses();
+    for (const f of batch) f(processes);
+  }, SWEEP_DELAY_MS);
+}
 
 /**
  * @typedef {object} Supervisor  who supervises, as recorded in supervisor.json
@@ -71,26 +106,46 @@ export class ChildTicks {
 }
 
 /**
+ * @typedef {object} JobEvents  what the shared host forwards to the agent on its socket
+ * @property {(info: SupervisorInfo) => void} spawned  the command runs; supervisor.json is written
+ * @property {() => void} output  output.log grew (at most once per OUTPUT_NOTIFY_MS)
+ * @property {(exit: ExitInfo, outputBytes: number) => void} exit  the end, just before exit.json;
+ *   `outputBytes` is output.log's final size (the agent need not read it again to find its end)
+ */
+
+/**
+ * @typedef {object} JobInput  what the shared host got in the agent's start request
+ * @property {JobSpec} [spec]  else read from spec.json
+ * @property {Record<string, string>} [env]  else read from env.json (deleted once read)
+ * @property {JobEvents} [events]
+ */
+
+/**
  * @typedef {object} JobHandle
- * @property {Promise<void>} done  resolves once exit.json is written
+ * @property {Promise<void>} done  resolves once exit.json is written and no leftover of the tree lives
  * @property {(reason?: KillReason) => void} requestKill  kill the tree (reason from kill-request.json, else `cancel`)
  * @property {(err: Error) => void} crash  the supervisor failed: kill the tree now and record why
  */
 
 /**
- * Supervises the job in `jobDir` (spec.json and env.json written by the agent).
+ * Supervises the job in `jobDir`: spec.json and env.json written by the agent, or the spec and
+ * environment the shared host received on its socket (`input`).
  * @param {string} jobDir
  * @param {Supervisor} supervisor
+ * @param {JobInput} [input]
  * @returns {JobHandle}
  */
-export function superviseJob(jobDir, supervisor) {
+export function superviseJob(jobDir, supervisor, input = {}) {
+  const events = input.events;
   /** @type {KillReason | null} */
   let killReason = null;
   /** @type {(() => void) | null} */
   let onKillRequest = null;
   /** @type {JobTree | null} */
   let tree = null;
+  /** output.log, opened at the first output: a job that prints nothing creates no file. */
   let logFd = -1;
+  let logClosed = false;
   let finished = false;
   /** @type {() => void} */
   let resolveDone = () => {};
@@ -108,6 +163,11 @@ export function superviseJob(jobDir, supervisor) {
   let timeoutTimer;
   /** @type {NodeJS.Timeout | undefined} */
   let pipeTimer;
+  /** @type {NodeJS.Timeout | undefined} */
+  let outputTimer;
+  let outputDirty = false;
+  /** Size of output.log: what it held at open plus every byte written since. */
+  let logBytes = 0;
 
   /** @type {import('./job-files.js').SupervisorInfo} */
   const info = {
@@ -125,12 +185,33 @@ export function superviseJob(jobDir, supervisor) {
   function appendLog(stream, chunk) {
     // Synchronous on purpose: one writer, records land in read order, and a full disk stalls
     // the command through its pipe rather than reordering or dropping output.
-    if (logFd < 0) return;
+    if (logClosed) return;
     try {
-      writeSync(logFd, encodeLogRecords(stream, chunk));
+      if (logFd < 0) {
+        logFd = openSync(jobFile(jobDir, 'output'), 'a', 0o600);
+        logBytes = fstatSync(logFd).size;
+      }
+      logBytes += writeSync(logFd, encodeLogRecords(stream, chunk));
     } catch (err) {
       process.stderr.write(`${jobDir}: output.log write failed: ${String(err)}\n`);
     }
+    notifyOutput();
+  }
+
+  function notifyOutput() {
+    if (!events) return;
+    if (outputTimer) {
+      outputDirty = true;
+      return;
+    }
+    events.output();
+    outputTimer = setTimeout(() => {
+      outputTimer = undefined;
+      if (outputDirty) {
+        outputDirty = false;
+        notifyOutput();
+      }
+    }, OUTPUT_NOTIFY_MS);
   }
   /** @param {string} text */
   const note = (text) => appendLog('stderr', Buffer.from(`offload: ${text}\n`));
@@ -143,6 +224,7 @@ export function superviseJob(jobDir, supervisor) {
     clearTimeout(killTimer);
     clearTimeout(timeoutTimer);
     clearTimeout(pipeTimer);
+    clearTimeout(outputTimer);
     const wallNs = spawnedHr === null ? 0n : (endedHr ?? process.hrtime.bigint()) - spawnedHr;
     /** @type {ExitInfo} */
     const exit = {
@@ -156,15 +238,54 @@ export function superviseJob(jobDir, supervisor) {
       finishedAt: new Date().toISOString(),
       ...fields,
     };
+    if (logFd >= 0) closeSync(logFd);
+    logFd = -1;
+    logClosed = true;
+    // The event before the file: the connected agent needs no file, and creating one is the
+    // slow part on a busy disk (the temp file's open took 0.67 ms on average in the host on the
+    // loaded dev VM, journal waits). The file follows at once, for an agent that is restarted
+    // before it recorded the outcome; only the host and that agent dying within the same
+    // microseconds lose it (the attempt then ends AGENT_LOST, as when the host dies mid-job).
+    events?.exit(exit, logBytes);
     try {
       // Not fsynced: the job directory has to survive the agent's crash (the page cache does),
       // not the machine's, which ends the job too. Saves ~0.4 ms per write on the dev VM.
       writeJsonAtomic(jobFile(jobDir, 'exit'), exit, 0o600, false);
     } finally {
-      if (logFd >= 0) closeSync(logFd);
-      logFd = -1;
-      resolveDone();
+      sweepLeftovers(resolveDone);
     }
+  }
+
+  /**
+   * After the end, whatever of the session still lives: members that moved to another process
+   * group (a job-control shell's background jobs), which the kill(-pgid, 0) at exit does not
+   * see, or that ignored SIGTERM without holding the pipes. Found by a /proc scan shared with
+   * the other jobs that ended meanwhile (queueSweep), after exit.json is written and the agent
+   * told, so it adds nothing to the job's latency: SIGTERM, then SIGKILL after the grace until
+   * none is left.
+   * @param {() => void} then
+   */
+  function sweepLeftovers(then) {
+    const t = tree;
+    if (t === null) return then();
+    queueSweep((processes) => {
+      if (treeMembers(t, processes).length === 0) then();
+      else killLeftovers(t, then);
+    });
+  }
+
+  /** @param {JobTree} t @param {() => void} then */
+  function killLeftovers(t, then) {
+    const graceMs = killReason ? killGraceMs : Math.min(spec.killGraceMs, 2000);
+    signalTree(t, 'SIGTERM');
+    signalTree(t, 'SIGCONT');
+    const deadline = Date.now() + graceMs;
+    const step = () => {
+      const left = Date.now() >= deadline ? signalTree(t, 'SIGKILL') : treeMembers(t).length;
+      if (left === 0) then();
+      else setTimeout(step, 100);
+    };
+    setTimeout(step, 100);
   }
 
   /** @param {string} message */
@@ -183,8 +304,8 @@ export function superviseJob(jobDir, supervisor) {
         req = undefined;
       }
       killReason = reason ?? req?.reason ?? 'cancel';
-      const graceMs = req?.graceMs ?? spec.killGraceMs;
-      onKillRequest = () => killTree(graceMs);
+      killGraceMs = req?.graceMs ?? spec.killGraceMs;
+      onKillRequest = () => killTree(killGraceMs);
       if (tree) onKillRequest();
     },
     crash(err) {
@@ -193,15 +314,14 @@ export function superviseJob(jobDir, supervisor) {
     },
   };
 
-  writeJsonAtomic(jobFile(jobDir, 'supervisor'), info, 0o600, false);
-  const spec = /** @type {JobSpec} */ (readJsonFile(jobFile(jobDir, 'spec')));
-  const env = /** @type {Record<string, string>} */ (readJsonFile(jobFile(jobDir, 'env')) ?? {});
-  try {
-    unlinkSync(jobFile(jobDir, 'env'));
-  } catch {
-    // already gone
-  }
-  logFd = openSync(jobFile(jobDir, 'output'), 'a', 0o600);
+  // A per-job supervisor says who it is at once: the command starts only after its own start-up,
+  // and meanwhile the agent must be able to find (and signal) it. The shared host spawns in the
+  // same turn as it reads the request and writes supervisor.json once, with the command's pid.
+  if (supervisor.hostSocket === undefined)
+    writeJsonAtomic(jobFile(jobDir, 'supervisor'), info, 0o600, false);
+  const spec = input.spec ?? /** @type {JobSpec} */ (readJsonFile(jobFile(jobDir, 'spec')));
+  let killGraceMs = spec.killGraceMs;
+  const env = input.env ?? takeEnvFile(jobDir);
 
   // Niceness is set on the supervisor itself before the spawn, so the command and everything it
   // forks inherit it with no race (setPriority on the child after spawn misses early forks).
@@ -327,18 +447,32 @@ export function superviseJob(jobDir, supervisor) {
     }, sampleDelayMs);
   }
 
-  child.once('spawn', () => {
+  /** @param {number} pid */
+  function onSpawned(pid) {
     spawned = true;
     spawnedHr = process.hrtime.bigint();
-    const pid = /** @type {number} */ (child.pid);
     const st = readProcStat(pid);
     info.pid = pid;
     info.pgid = pid;
     info.startTime = st?.startTime ?? null;
     info.startedAt = new Date().toISOString();
     tree = { pgid: pid, sid: pid, minStartTime: info.startTime };
-    writeJsonAtomic(jobFile(jobDir, 'supervisor'), info, 0o600, false);
-    sample();
+    try {
+      writeJsonAtomic(jobFile(jobDir, 'supervisor'), info, 0o600, false);
+    } catch (err) {
+      // Without this record no restarted agent could find the command: it must not run on.
+      signalTree(tree, 'SIGKILL');
+      finish({ supervisorError: `could not write supervisor.json: ${String(err)}` });
+      return;
+    }
+    events?.spawned(info);
+    // The first sample is the command's own stat, read above for its start time: a freshly
+    // exec'd command has no children yet, and the full /proc scan a sample starts with cost
+    // ~0.6 ms (100 processes on the dev VM), a third of a bare spawn of `true`.
+    if (st) {
+      maxRssBytes = st.rssPages * pageSize();
+      maxTreeTicks = st.utime + st.stime + st.cutime + st.cstime;
+    }
     scheduleSample();
     if (spec.timeoutMs != null && spec.timeoutMs > 0) {
       timeoutTimer = setTimeout(
@@ -348,7 +482,7 @@ export function superviseJob(jobDir, supervisor) {
       timeoutTimer.unref();
     }
     if (onKillRequest) onKillRequest();
-  });
+  }
 
   child.stdout.on('data', (/** @type {Buffer} */ b) => appendLog('stdout', b));
   child.stderr.on('data', (/** @type {Buffer} */ b) => appendLog('stderr', b));
@@ -402,14 +536,16 @@ export function superviseJob(jobDir, supervisor) {
     reapedTicks = supervisor.childTicks.take();
     exitCode = code;
     exitSignal = signal;
-    sample();
-    // The attempt ends with its command. Whatever it left behind in its group or session
-    // (background jobs, daemons) is killed, so a finished job holds no resources; their pipes
-    // then close. A leftover that escaped with setsid() and kept a pipe open cannot hold us:
-    // the pipes are dropped after the grace.
+    // The attempt ends with its command. Whatever it left behind in its group (background
+    // jobs, daemons) is killed, so a finished job holds no resources; their pipes then close.
+    // One kill(-pgid, 0) tells whether anyone is left: the sample and the tree check done here
+    // before were two full /proc scans, ~1.3 ms of the host's ~2 ms per `true` (100 processes
+    // on the dev VM; 2× that on a busy one). Members that moved to another group of the
+    // session are found by the sweep after the end. A leftover that escaped with setsid() and
+    // kept a pipe open cannot hold us: the pipes are dropped after the grace.
     const t = tree;
-    if (t !== null && treeAlive(t)) {
-      killTree(killReason ? spec.killGraceMs : Math.min(spec.killGraceMs, 2000));
+    if (t !== null && groupExists(t.pgid)) {
+      killTree(killReason ? killGraceMs : Math.min(spec.killGraceMs, 2000));
     }
     pipeTimer = setTimeout(() => {
       child.stdout.destroy();
@@ -420,7 +556,26 @@ export function superviseJob(jobDir, supervisor) {
     maybeFinish();
   });
 
+  // uv_spawn returns once the command has exec'd or failed to: a pid now means it runs.
+  // Recorded in this turn rather than on the 'spawn' event a tick later, so the host's answer
+  // to the agent goes out with no detour through the event loop.
+  if (child.pid !== undefined) onSpawned(child.pid);
   return handle;
+}
+
+/**
+ * The command's environment from env.json, which is deleted once read (it may hold secrets).
+ * @param {string} jobDir
+ * @returns {Record<string, string>}
+ */
+function takeEnvFile(jobDir) {
+  const env = /** @type {Record<string, string>} */ (readJsonFile(jobFile(jobDir, 'env')) ?? {});
+  try {
+    unlinkSync(jobFile(jobDir, 'env'));
+  } catch {
+    // already gone
+  }
+  return env;
 }
 
 /**

@@ -3,7 +3,7 @@ import { closeSync, openSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readJsonFile } from './job-files.js';
+import { readJsonFile, type ExitInfo, type JobSpec, type SupervisorInfo } from './job-files.js';
 import { bootId, isSameProcess } from './proc.js';
 
 /** The host script beside this module: src/ under vitest, dist/ once built. */
@@ -12,13 +12,23 @@ export const SUPERVISOR_HOST_SCRIPT = fileURLToPath(
 );
 
 const READY_TIMEOUT_MS = 10_000;
+/** The protocol this client speaks (supervisor-host.js HOST_PROTOCOL). */
+const HOST_PROTOCOL = 2;
 
 interface HostInfo {
   pid: number;
   startTime: number | null;
   bootId: string | null;
   socket: string;
+  /** Absent: a host of an earlier version (files only, no events). */
+  protocol?: number;
 }
+
+/** What the host tells about a job it started for this connection. */
+export type HostEvent =
+  | { ev: 'spawned'; jobDir: string; info: SupervisorInfo }
+  | { ev: 'output'; jobDir: string }
+  | { ev: 'exit'; jobDir: string; exit: ExitInfo; outputBytes: number };
 
 /**
  * The agent's side of the shared supervisor host (supervisor-host.js): starts it when no live
@@ -32,6 +42,13 @@ export class SupervisorHostClient {
   private socket: net.Socket | undefined;
   private connecting: Promise<net.Socket> | undefined;
   private readonly goneListeners = new Set<() => void>();
+  /** Jobs started through the host, by job directory, with the connection their events use. */
+  private readonly jobListeners = new Map<
+    string,
+    { socket: net.Socket; fn: (event: HostEvent) => void }
+  >();
+  /** How many of those use each connection: it keeps the process alive while any does. */
+  private readonly jobsOn = new WeakMap<net.Socket, number>();
   private closed = false;
 
   constructor(private readonly stateDir: string) {
@@ -39,10 +56,37 @@ export class SupervisorHostClient {
     this.infoFile = join(stateDir, 'supervisor-host.json');
   }
 
-  /** Asks the host to supervise a prepared job directory; starts the host first if needed. */
-  async start(jobDir: string): Promise<void> {
-    const socket = await this.connect(true);
-    socket.write(`${JSON.stringify({ op: 'start', jobDir })}\n`);
+  /** Connects to the host, starting one first if none runs. Rejects when no host can be used. */
+  async ready(): Promise<void> {
+    await this.connect(true);
+  }
+
+  /**
+   * Asks the connected host (see `ready()`) to supervise a prepared job directory with this
+   * spec and environment; `listener` gets the job's events until the returned function is
+   * called. Throws when the connection is gone.
+   */
+  start(
+    jobDir: string,
+    spec: JobSpec,
+    env: Record<string, string>,
+    listener: (event: HostEvent) => void,
+  ): () => void {
+    const socket = this.socket;
+    if (!socket || socket.destroyed) throw new Error('not connected to the supervisor host');
+    const entry = { socket, fn: listener };
+    this.jobListeners.set(jobDir, entry);
+    // Referenced while it has jobs to report: the events are what the caller waits for.
+    this.jobsOn.set(socket, (this.jobsOn.get(socket) ?? 0) + 1);
+    socket.ref();
+    socket.write(`${JSON.stringify({ op: 'start', jobDir, spec, env })}\n`);
+    return () => {
+      if (this.jobListeners.get(jobDir) !== entry) return;
+      this.jobListeners.delete(jobDir);
+      const left = (this.jobsOn.get(socket) ?? 1) - 1;
+      this.jobsOn.set(socket, left);
+      if (left === 0) socket.unref();
+    };
   }
 
   /** Asks the host to kill a job's tree. Rejects when no host runs (the caller kills it itself). */
@@ -72,6 +116,27 @@ export class SupervisorHostClient {
     this.socket = undefined;
   }
 
+  private readEvents(socket: net.Socket): void {
+    let buf = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (data: string) => {
+      buf += data;
+      let start = 0;
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n', start)) {
+        const line = buf.slice(start, nl);
+        start = nl + 1;
+        let event: HostEvent;
+        try {
+          event = JSON.parse(line) as HostEvent;
+        } catch {
+          continue; // not ours; the job directory still tells
+        }
+        this.jobListeners.get(event.jobDir)?.fn(event);
+      }
+      buf = buf.slice(start);
+    });
+  }
+
   private readInfo(): HostInfo | undefined {
     try {
       return readJsonFile(this.infoFile) as HostInfo | undefined;
@@ -87,14 +152,25 @@ export class SupervisorHostClient {
         if (!this.hostAlive()) {
           if (!launch) throw new Error('no supervisor host runs');
           await this.launch();
+        } else if (launch && this.readInfo()?.protocol !== HOST_PROTOCOL) {
+          // A host of another version still runs jobs here (after an upgrade): it exits once
+          // they end; until then the caller starts per-job supervisors.
+          throw new Error(
+            `the running supervisor host (pid ${this.readInfo()?.pid}) speaks another protocol`,
+          );
         }
         const socket = await openSocket(this.socketPath);
         socket.on('error', () => undefined);
         socket.on('close', () => {
           if (this.socket === socket) this.socket = undefined;
+          // Events for these jobs would come on this connection only; their runs fall back to
+          // reading the job directories (and notice a dead host through onGone).
+          for (const [dir, e] of this.jobListeners)
+            if (e.socket === socket) this.jobListeners.delete(dir);
           // A closed connection is not a dead host: our own close(), or a hiccup.
           if (!this.closed && !this.hostAlive()) for (const fn of [...this.goneListeners]) fn();
         });
+        this.readEvents(socket);
         socket.unref(); // the agent's own loops keep it alive, not this connection
         this.socket = socket;
         this.closed = false;

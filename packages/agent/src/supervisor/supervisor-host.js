@@ -11,11 +11,24 @@
 // The price is a shared fate: if the host dies, every job it watched is killed by the agent
 // and ends AGENT_LOST (retried by the server), where a per-job supervisor loses one.
 //
-// Protocol, on the unix socket <stateDir>/supervisor.sock, newline-delimited JSON:
-//   {"op":"start","jobDir":"…"}  supervise a prepared job directory (spec.json, env.json)
+// Protocol (HOST_PROTOCOL 2), on the unix socket <stateDir>/supervisor.sock, newline-delimited
+// JSON. Requests:
+//   {"op":"start","jobDir":"…","spec":{…},"env":{…}}  supervise a prepared job directory (the
+//        agent wrote spec.json; the spec and environment come with the request, so env.json is
+//        never written and neither file is read back)
 //   {"op":"kill","jobDir":"…"}   kill its tree (reason and grace from kill-request.json)
-// Replies go through the job directory (supervisor.json, exit.json), as with a per-job
-// supervisor, so an agent that was restarted meanwhile reads the same files.
+// Events, to the connection that sent the start:
+//   {"ev":"spawned","jobDir":"…","info":{…}}  the command runs (supervisor.json is written)
+//   {"ev":"output","jobDir":"…"}             output.log grew (at most every 50 ms)
+//   {"ev":"exit","jobDir":"…","exit":{…},"outputBytes":N}  the end; exit.json follows
+// The files stay the durable record: `spawned` goes out after supervisor.json is written, `exit`
+// just before exit.json is (supervise-job.js says why), and an agent restarted meanwhile
+// (attach) reads the same files as with a per-job supervisor.
+//
+// Why events rather than files watched by the agent: with the agent watching the directory
+// (an inotify watch per job, supervisor.json and exit.json read on each of ~10 events, spec.json
+// and env.json written, read and deleted) a `true` job took 13.2 ms p50 through a real agent
+// against a 1.32 ms bare spawn (10×; `npm run bench -- --only shell-overhead`, 2026-11-24).
 //
 // It exits once no job runs and no agent has been connected for IDLE_MS. SIGTERM kills every
 // job's tree (reason `cancel`) and exits when they have ended.
@@ -27,7 +40,10 @@ import { bootId, readProcStat } from './proc.js';
 import { ChildTicks, superviseJob } from './supervise-job.js';
 
 const IDLE_MS = 3_000;
-const MAX_LINE = 64 * 1024;
+/** A start request carries the job's environment: room for a large one. */
+const MAX_LINE = 4 * 1024 * 1024;
+/** Written to supervisor-host.json; an agent does not use a host that speaks another one. */
+const HOST_PROTOCOL = 2;
 
 const stateDir = resolve(process.argv[2] ?? '');
 if (!process.argv[2]) {
@@ -83,9 +99,20 @@ function jobDirOf(dir) {
   return abs.startsWith(jobsRoot) && !abs.slice(jobsRoot.length).includes(sep) ? abs : undefined;
 }
 
-/** @param {unknown} message */
-function handle(message) {
-  const msg = /** @type {{ op?: unknown, jobDir?: unknown }} */ (
+/**
+ * @param {net.Socket} socket
+ * @param {Record<string, unknown>} event
+ */
+function send(socket, event) {
+  if (socket.writable) socket.write(`${JSON.stringify(event)}\n`);
+}
+
+/**
+ * @param {unknown} message
+ * @param {net.Socket} socket
+ */
+function handle(message, socket) {
+  const msg = /** @type {{ op?: unknown, jobDir?: unknown, spec?: unknown, env?: unknown }} */ (
     message !== null && typeof message === 'object' ? message : {}
   );
   const dir = typeof msg.jobDir === 'string' ? jobDirOf(msg.jobDir) : undefined;
@@ -96,12 +123,45 @@ function handle(message) {
   if (msg.op === 'start') {
     if (jobs.has(dir) || stopping) return;
     clearTimeout(idleTimer);
+    const jobDir = dir;
+    let ended = false;
+    /** @type {import('./supervise-job.js').JobInput} */
+    const input = {
+      events: {
+        spawned: (info) => send(socket, { ev: 'spawned', jobDir, info }),
+        output: () => send(socket, { ev: 'output', jobDir }),
+        exit: (exit, outputBytes) => {
+          ended = true;
+          send(socket, { ev: 'exit', jobDir, exit, outputBytes });
+        },
+      },
+    };
+    // Checked only for shape: the socket is 0600, the agent is our own user.
+    if (isObject(msg.spec) && Array.isArray(msg.spec.argv))
+      input.spec = /** @type {import('./job-files.js').JobSpec} */ (msg.spec);
+    if (isObject(msg.env)) input.env = /** @type {Record<string, string>} */ (msg.env);
     let job;
     try {
-      job = superviseJob(dir, supervisor);
+      job = superviseJob(dir, supervisor, input);
     } catch (err) {
-      // spec.json unreadable, the disk full…: the agent sees no supervisor.json and gives up.
+      // spec.json unreadable, the disk full…: say so, rather than leave the agent waiting for
+      // a spawn until its start timeout.
       process.stderr.write(`${dir}: ${String(err)}\n`);
+      if (!ended) {
+        /** @type {import('./job-files.js').ExitInfo} */
+        const exit = {
+          exitCode: null,
+          signal: null,
+          killReason: null,
+          spawnError: `the supervisor host could not start the job: ${String(err)}`,
+          wallSec: 0,
+          cpuSec: null,
+          maxRssMb: null,
+          startedAt: null,
+          finishedAt: new Date().toISOString(),
+        };
+        input.events?.exit(exit, 0);
+      }
       return;
     }
     jobs.set(dir, job);
@@ -113,6 +173,9 @@ function handle(message) {
     jobs.get(dir)?.requestKill();
   }
 }
+
+/** @param {unknown} v @returns {v is Record<string, any>} */
+const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 const server = net.createServer((socket) => {
   clients.add(socket);
@@ -127,7 +190,7 @@ const server = net.createServer((socket) => {
       try {
         /** @type {unknown} */
         const msg = JSON.parse(line);
-        handle(msg);
+        handle(msg, socket);
       } catch (err) {
         process.stderr.write(`bad request ${JSON.stringify(line.slice(0, 200))}: ${String(err)}\n`);
       }
@@ -168,6 +231,7 @@ server.listen(socketPath, () => {
     startTime: supervisor.startTime,
     bootId: bootId(),
     socket: socketPath,
+    protocol: HOST_PROTOCOL,
   });
   // Tell the agent we are ready on fd 3, then drop that last tie to it.
   try {
