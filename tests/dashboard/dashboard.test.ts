@@ -87,12 +87,40 @@ describe.skipIf(!HAS_CHROMIUM && !IN_CI)('dashboard in a browser', () => {
     await admin.getByRole('link', { name: running.name }).click();
     await admin.getByRole('heading', { name: new RegExp(running.name) }).waitFor();
     await expect.poll(() => admin.locator('pre.log').textContent()).toContain('frame 84/240');
+    // The timeline lists both attempts from the API, each with its agent.
+    const attempts = admin.locator('li.tl-attempt');
+    await expect.poll(() => attempts.count()).toBe(2);
+    const described = async () =>
+      Promise.all(
+        (await attempts.all()).map(async (li) => [
+          await li.getAttribute('data-attempt'),
+          await li.getAttribute('data-agent'),
+          await li.getAttribute('data-outcome'),
+        ]),
+      );
+    expect(await described()).toEqual([
+      ['1', 'mac-mini-02', 'failed'],
+      ['2', 'gpu-render-01', 'running'],
+    ]);
+    expect(await attempts.nth(0).textContent()).toMatch(
+      /Attempt 1 on mac-mini-02.*exit code 1.*EXIT_NONZERO/,
+    );
+    const gpuBox = await fleet.off.agents.get('gpu-render-01');
+    expect(
+      await attempts.nth(1).getByRole('link', { name: 'gpu-render-01' }).getAttribute('href'),
+    ).toBe(`/agents#agent-${gpuBox.id}`);
+    await admin.mouse.move(0, 0);
     await shot(admin, 'job');
     await admin.getByRole('button', { name: 'Cancel job' }).click();
     await admin
       .getByRole('heading', { name: new RegExp(`${running.name}.*canceled`) })
       .waitFor({ timeout: 10_000 });
     expect((await fleet.off.get(running.id)).state).toBe('canceled');
+    // The page re-reads the attempts when the job changes: the running one ends, canceled.
+    await expect.poll(described, { timeout: 5_000 }).toEqual([
+      ['1', 'mac-mini-02', 'failed'],
+      ['2', 'gpu-render-01', 'canceled'],
+    ]);
     await expect.poll(() => processesWith(fleet.marker), { timeout: 5_000 }).toEqual([]);
     await expect(admin.getByRole('button', { name: 'Retry job' }).isVisible()).resolves.toBe(true);
   });

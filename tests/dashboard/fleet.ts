@@ -92,7 +92,7 @@ export async function startFleet(): Promise<Fleet> {
       gpus: [RTX, { ...RTX, index: 1 }],
     });
     await agent('mac-mini-02', {
-      capabilities: ['ffmpeg', 'xcode'],
+      capabilities: ['ffmpeg', 'xcode', 'blender'],
       tier: 1,
       pools: ['build'],
       cpu: 10,
@@ -171,17 +171,9 @@ export async function seedJobs(f: Fleet): Promise<{ running: Job }> {
     }),
   ]);
   await Promise.all(done.map((j) => f.off.wait(j.id, { timeoutSec: 20 })));
-  // Live work: a render holding a GPU with progress, a queue paused with work waiting,
-  // a job no agent can take, a scheduled one and a canceled one.
-  const running = await f.submit({
-    name: 'render shot 042 frames 1-240',
-    command:
-      "echo 'loading scene'; echo '::progress 35 rendering frames'; echo 'frame 84/240'; exec sleep 300",
-    queue: 'render',
-    requires: { gpus: 1, cpu: 8, memoryMb: 16_384, capabilities: ['blender'] },
-    priority: 'high',
-    tags: { shot: '042', project: 'launch' },
-  });
+  // Live work: a render with progress on its second attempt, a queue paused with work
+  // waiting, a job no agent can take, a scheduled one and a canceled one.
+  const running = await renderOnTwoAgents(f);
   await f.off.queues.pause('ml');
   await Promise.all([
     f.submit({
@@ -217,8 +209,38 @@ export async function seedJobs(f: Fleet): Promise<{ running: Job }> {
     }),
     f.off.keys.create({ kind: 'join-token', name: 'new-workstations', ttlSec: 86_400 }),
   ]);
-  await untilState(f.off, running.id, 'running');
   return { running };
+}
+
+/**
+ * A render whose first attempt fails on mac-mini-02 (the GPU box is drained while it is
+ * submitted) and whose retry runs on gpu-render-01 (the Mac is drained while the retry
+ * waits out its backoff): a job with two attempts on two agents, for the timeline. Both
+ * agents take work again once the retry runs.
+ */
+async function renderOnTwoAgents(f: Fleet): Promise<Job> {
+  await f.off.agents.drain('gpu-render-01');
+  const job = await f.submit({
+    name: 'render shot 042 frames 1-240',
+    command:
+      'echo "loading scene"; ' +
+      'if [ "$OFFLOAD_ATTEMPT" = 1 ]; then echo "Metal: out of GPU memory" >&2; exit 1; fi; ' +
+      "echo '::progress 35 rendering frames'; echo 'frame 84/240'; exec sleep 300",
+    queue: 'render',
+    requires: { cpu: 8, memoryMb: 16_384, capabilities: ['blender'] },
+    priority: 'high',
+    maxAttempts: 3,
+    backoff: { type: 'fixed', delaySec: 3 },
+    tags: { shot: '042', project: 'launch' },
+  });
+  await untilState(f.off, job.id, 'scheduled');
+  await f.off.agents.drain('mac-mini-02');
+  await f.off.agents.resume('gpu-render-01');
+  const running = await untilState(f.off, job.id, 'running');
+  await f.off.agents.resume('mac-mini-02');
+  if (running.agent?.name !== 'gpu-render-01' || running.attempt !== 2)
+    throw new Error(`test setup: the retry runs as ${JSON.stringify(running)}`);
+  return running;
 }
 
 export async function untilState(

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Job } from '@offload/client/browser';
+import { agentHref, withLiveAttempt } from '../src/lib/attempts.js';
 import { commandLine, duration, megabytes, relativeTime } from '../src/lib/format.js';
 import { alignToNow } from '../src/lib/history.js';
 import {
@@ -91,5 +92,48 @@ describe('router', () => {
     expect(parseRoute('/agents', '').page).toBe('agents');
     expect(parseRoute('/jobs', '?state=failed')).toMatchObject({ page: 'jobs' });
     expect(parseRoute('/nope/deeper', '').page).toBe('not-found');
+  });
+});
+
+describe('attempts', () => {
+  const job = {
+    state: 'running',
+    attempt: 2,
+    startedAt: '2026-11-24T12:00:05.000Z',
+    agent: { id: 'agt_b', name: 'b' },
+  } as Job;
+  const failed = {
+    attempt: 1,
+    agent: { id: 'agt_a', name: 'a' },
+    startedAt: '2026-11-24T12:00:00.000Z',
+    endedAt: '2026-11-24T12:00:01.000Z',
+    outcome: 'failed',
+  } as const;
+
+  it('adds the running attempt an event announced before the list knew it', () => {
+    expect(withLiveAttempt([failed], job)).toEqual([
+      failed,
+      { attempt: 2, agent: job.agent, startedAt: job.startedAt, outcome: 'running' },
+    ]);
+  });
+
+  it('keeps the list when it already has that attempt, running or ended', () => {
+    const running = {
+      ...failed,
+      attempt: 2,
+      startedAt: job.startedAt!,
+      outcome: 'running',
+    } as const;
+    expect(withLiveAttempt([failed, running], job)).toEqual([failed, running]);
+    const ended = { ...running, outcome: 'canceled', endedAt: '2026-11-24T12:00:09.000Z' } as const;
+    expect(withLiveAttempt([failed, ended], job)).toEqual([failed, ended]);
+  });
+
+  it('adds nothing for a job that is not running', () => {
+    expect(withLiveAttempt([failed], { ...job, state: 'scheduled' })).toEqual([failed]);
+  });
+
+  it("links to the agent's card", () => {
+    expect(agentHref('agt_1')).toBe('/agents#agent-agt_1');
   });
 });

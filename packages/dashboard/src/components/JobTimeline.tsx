@@ -1,85 +1,125 @@
-import type { Job } from '@offload/client/browser';
+import type { Attempt, Job } from '@offload/client/browser';
+import { useNow } from '../hooks/use-now';
+import type { AsyncState } from '../hooks/use-async';
+import { agentHref, withLiveAttempt } from '../lib/attempts';
+import { duration } from '../lib/format';
+import { Link } from './Link';
 import { RelTime } from './RelTime';
 import { StateBadge } from './StateBadge';
+import { ErrorBox } from './Status';
 
-/** One change seen while the page was open (from the live events). */
-export interface Observed {
-  type: string;
-  at: string;
-  state: string;
-  attempt: number;
-  agent?: string | undefined;
-  detail?: string | undefined;
+/** The state after the last attempt, when it says more than the attempts do. */
+function current(job: Job): { state: string; at: string | undefined; text: string } | null {
+  switch (job.state) {
+    case 'scheduled':
+      return job.attempt > 1
+        ? { state: 'retrying', at: job.runAt, text: `attempt ${job.attempt} due` }
+        : { state: 'scheduled', at: job.runAt, text: 'due' };
+    case 'queued':
+      return {
+        state: 'queued',
+        at: job.queuedAt,
+        text: `attempt ${job.attempt} waiting for an agent since`,
+      };
+    case 'running':
+      return null;
+    default:
+      return { state: job.state, at: job.finishedAt ?? undefined, text: 'finished' };
+  }
 }
 
 /**
- * The job's history: what its timestamps say (created, queued, the current attempt's start
- * on its agent, the end), merged with every change seen live while this page was open —
- * retries and hand-backs included, each with its attempt and agent. The API keeps no list of
- * past attempts, so attempts that ended before the page was opened show as their count only.
+ * The job's history: created, then every attempt from the API (number, agent with a link
+ * to its card, start, end, duration, outcome, exit code or signal, error), then where the
+ * job is now (waiting for a retry, queued, or finished). The page re-reads the attempts
+ * whenever a live event changes the job, so the list grows while it is open.
  */
-export function JobTimeline({ job, observed }: { job: Job; observed: readonly Observed[] }) {
-  const entries: Observed[] = [
-    { type: 'created', at: job.createdAt, state: 'created', attempt: 1 },
-  ];
-  if (job.queuedAt)
-    entries.push({ type: 'queued', at: job.queuedAt, state: 'queued', attempt: job.attempt });
-  if (job.startedAt)
-    entries.push({
-      type: 'started',
-      at: job.startedAt,
-      state: 'running',
-      attempt: job.attempt,
-      agent: job.agent?.name,
-    });
-  if (job.finishedAt)
-    entries.push({
-      type: 'finished',
-      at: job.finishedAt,
-      state: job.state,
-      attempt: job.attempt,
-      agent: job.agent?.name,
-      detail: job.error ? `${job.error.code}: ${job.error.message}` : undefined,
-    });
-  // Live observations add what the timestamps cannot show (earlier attempts, retries, progress stages).
-  const seen = new Set(entries.map((e) => `${e.state}|${e.attempt}`));
-  for (const o of observed) {
-    const k = `${o.state}|${o.attempt}`;
-    if (o.type === 'job.progress' || seen.has(k)) continue;
-    seen.add(k);
-    entries.push(o);
-  }
-  entries.sort((a, b) => a.at.localeCompare(b.at));
+export function JobTimeline({
+  job,
+  attempts,
+}: {
+  job: Job;
+  attempts: AsyncState<Attempt[]> & { reload: () => void };
+}) {
+  const now = useNow();
+  const list = attempts.data ? withLiveAttempt(attempts.data, job) : [];
+  const tail = current(job);
   return (
     <section className="card" aria-labelledby="timeline-title">
       <h2 id="timeline-title">Timeline</h2>
-      {job.attempt > 1 && (
-        <p className="muted small">
-          Attempt {job.attempt} of {job.maxAttempts}; {job.attempt - 1} earlier{' '}
-          {job.attempt === 2 ? 'attempt' : 'attempts'}.
-        </p>
-      )}
-      <ol className="timeline">
-        {entries.map((e, i) => (
-          <li key={i} className={`tl-${e.state}`}>
+      <p className="muted small">
+        {list.length === 0
+          ? 'No attempt yet.'
+          : `${list.length} ${list.length === 1 ? 'attempt' : 'attempts'} (at most ${job.maxAttempts} automatic).`}
+      </p>
+      <ol className="timeline" aria-label="Attempts and state changes">
+        <li className="tl-created">
+          <span className="tl-dot" aria-hidden="true" />
+          <div className="tl-body">
+            <div>
+              <StateBadge state="created" />
+            </div>
+            <RelTime at={job.createdAt} />
+          </div>
+        </li>
+        {list.map((a) => {
+          const end = a.endedAt ? Date.parse(a.endedAt) : now;
+          return (
+            <li
+              key={`${a.startedAt}|${a.agent.id}`}
+              className={`tl-${a.outcome} tl-attempt`}
+              data-attempt={a.attempt}
+              data-agent={a.agent.name}
+              data-outcome={a.outcome}
+            >
+              <span className="tl-dot" aria-hidden="true" />
+              <div className="tl-body">
+                <div>
+                  <strong>Attempt {a.attempt}</strong> on{' '}
+                  <Link href={agentHref(a.agent.id)} className="agent-link">
+                    {a.agent.name}
+                  </Link>{' '}
+                  <StateBadge state={a.outcome} />
+                </div>
+                <div className="small muted">
+                  <RelTime at={a.startedAt} /> → {a.endedAt ? <RelTime at={a.endedAt} /> : 'now'} ·{' '}
+                  {duration(end - Date.parse(a.startedAt))}
+                </div>
+                {(a.exitCode !== undefined || a.signal) && (
+                  <div className="small">
+                    {a.exitCode !== undefined && <>exit code {a.exitCode}</>}
+                    {a.signal && <> signal {a.signal}</>}
+                  </div>
+                )}
+                {a.error && (
+                  <div className="small mono wrap">
+                    {a.error.code}: {a.error.message}
+                  </div>
+                )}
+              </div>
+            </li>
+          );
+        })}
+        {tail && (
+          <li className={`tl-${tail.state}`}>
             <span className="tl-dot" aria-hidden="true" />
             <div className="tl-body">
               <div>
-                <StateBadge state={e.state} />{' '}
-                <span className="muted small">attempt {e.attempt}</span>
-                {e.agent && (
-                  <span className="small">
-                    {' '}
-                    on <strong>{e.agent}</strong>
-                  </span>
-                )}
+                <StateBadge state={tail.state} />
               </div>
-              {e.detail && <div className="small mono wrap">{e.detail}</div>}
-              <RelTime at={e.at} />
+              <span className="small muted">
+                {tail.text} <RelTime at={tail.at} />
+              </span>
             </div>
           </li>
-        ))}
+        )}
       </ol>
+      {attempts.status === 'loading' && (
+        <p className="muted small" role="status">
+          <span className="spinner" aria-hidden="true" /> Loading attempts…
+        </p>
+      )}
+      {attempts.status === 'error' && <ErrorBox error={attempts.error} onRetry={attempts.reload} />}
     </section>
   );
 }

@@ -1,13 +1,10 @@
 import { Offload, type FetchLike } from '@offload/client/browser';
-import type { StatsHistory } from '@offload/protocol';
 
 /** Each attempt to open the event stream, as its answer comes: ok or not. */
 export type StreamAttemptListener = (ok: boolean) => void;
 
 /**
  * The SDK's browser client plus what the dashboard needs on top:
- * - `statsHistory()`: `GET /api/v1/stats/history` (the overview charts), which the SDK does not
- *   have yet; it goes through the SDK's HTTP layer (auth header, retries, typed errors).
  * - `onStreamAttempt()`: the SDK reconnects a dropped event stream by itself and says nothing;
  *   the dashboard wants to know, to show "Reconnecting…" and to reload what it shows once the
  *   stream is back (events during a gap are not replayed). The client's `fetch` is wrapped to
@@ -37,13 +34,5 @@ export class DashboardClient extends Offload {
   onStreamAttempt(listener: StreamAttemptListener): () => void {
     this.attemptListeners.add(listener);
     return () => this.attemptListeners.delete(listener);
-  }
-
-  async statsHistory(): Promise<StatsHistory> {
-    return this.http.json<StatsHistory>({
-      method: 'GET',
-      path: '/api/v1/stats/history',
-      idempotent: true,
-    });
   }
 }

@@ -1,3 +1,4 @@
+import { useEffect } from 'react';
 import type { Agent } from '@offload/client/browser';
 import { AgentCard } from '../components/AgentCard';
 import { PageHeader } from '../components/PageHeader';
@@ -40,6 +41,14 @@ export function AgentsPage() {
     });
     refresh();
   });
+
+  // A link to one agent (`/agents#agent-<id>`, from a job's timeline) scrolls to its card
+  // once the cards are there.
+  const loaded = agents.data !== undefined;
+  useEffect(() => {
+    const target = decodeURIComponent(window.location.hash.slice(1));
+    if (loaded && target) document.getElementById(target)?.scrollIntoView({ block: 'start' });
+  }, [loaded]);
 
   // By name, not by state: a card does not jump away from the button just pressed.
   const list = [...(agents.data ?? [])].sort((a, b) => a.name.localeCompare(b.name));

@@ -1,38 +1,34 @@
-import { useState } from 'react';
 import { ActionButton } from '../components/ActionButton';
 import { JobOutcome } from '../components/JobOutcome';
 import { JobSpec } from '../components/JobSpec';
-import { JobTimeline, type Observed } from '../components/JobTimeline';
+import { JobTimeline } from '../components/JobTimeline';
 import { Link } from '../components/Link';
 import { LogTail } from '../components/LogTail';
 import { PageHeader } from '../components/PageHeader';
 import { RelTime } from '../components/RelTime';
 import { StateBadge } from '../components/StateBadge';
 import { ErrorBox, Loading } from '../components/Status';
-import { useAsync } from '../hooks/use-async';
+import { useAsync, useThrottled } from '../hooks/use-async';
 import { useJobEvents, useResync } from '../hooks/use-live';
 import { useSession } from '../hooks/use-session';
+import { agentHref } from '../lib/attempts';
 import { canCancel, canRetry } from '../lib/job-states';
 
 export function JobDetailPage({ id }: { id: string }) {
   const { client, can } = useSession();
   const job = useAsync(() => client.get(id), [client, id]);
-  const [observed, setObserved] = useState<Observed[]>([]);
-  useResync(job.reload);
+  const attempts = useAsync(() => client.attempts(id), [client, id]);
+  // An event that moves the job (an attempt starts or ends) means the list changed: re-read
+  // it, at most once a second; progress events change no attempt.
+  const reloadAttempts = useThrottled(attempts.reload, 1_000);
+  useResync(() => {
+    job.reload();
+    attempts.reload();
+  });
   useJobEvents((e) => {
     if (e.job.id !== id) return;
     job.setData(() => e.job);
-    setObserved((o) => [
-      ...o,
-      {
-        type: e.type,
-        at: new Date().toISOString(),
-        state: e.type === 'job.retrying' ? 'retrying' : e.job.state,
-        attempt: e.job.attempt,
-        agent: e.job.agent?.name,
-        detail: e.job.error ? `${e.job.error.code}: ${e.job.error.message}` : undefined,
-      },
-    ]);
+    if (e.type !== 'job.progress') reloadAttempts();
   });
 
   if (job.status === 'loading') return <Loading what="the job" />;
@@ -80,7 +76,10 @@ export function JobDetailPage({ id }: { id: string }) {
         {j.agent && (
           <>
             {' '}
-            · agent <strong>{j.agent.name}</strong>
+            · agent{' '}
+            <Link href={agentHref(j.agent.id)}>
+              <strong>{j.agent.name}</strong>
+            </Link>
           </>
         )}
       </p>
@@ -91,7 +90,7 @@ export function JobDetailPage({ id }: { id: string }) {
           <LogTail job={j} />
         </div>
         <div className="stack">
-          <JobTimeline job={j} observed={observed} />
+          <JobTimeline job={j} attempts={attempts} />
           <JobSpec job={j} />
         </div>
       </div>
