@@ -1,24 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
+import { postgresTestEnv } from '@offload/store/testing';
 import { readOutbox } from '../../packages/agent/src/daemon/outbox.js';
-import { assertBuilt } from '../../packages/cli/test/cli-process.js';
-import { ChaosFleet, freePort } from './chaos-fleet.js';
+import { describeOnEachStore, fleetPerTest, type ChaosFleet } from './chaos-fleet.js';
 import { TcpProxy } from './tcp-proxy.js';
 
+const pg = await postgresTestEnv();
 let fleet: ChaosFleet;
-beforeEach(async () => {
-  assertBuilt();
-  fleet = new ChaosFleet(mkdtempSync(path.join(tmpdir(), 'offload-chaos-')), await freePort(), [
-    '--lease-timeout',
-    '3s',
-  ]);
-});
-afterEach(async () => {
-  await fleet.close();
-  rmSync(fleet.dir, { recursive: true, force: true });
-});
 
 async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
   const deadline = Date.now() + ms;
@@ -30,7 +18,12 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_
   }
 }
 
-describe('an agent is killed or cut off', () => {
+describeOnEachStore(pg, 'an agent is killed or cut off', (storeArgs) => {
+  fleetPerTest(
+    () => ['--lease-timeout', '3s', ...storeArgs()],
+    (f) => (fleet = f),
+  );
+
   it('killed with -9 and restarted with the same state dir: its jobs are adopted, not run again', async () => {
     await fleet.startServer();
     const a1 = await fleet.startAgent('a1', ['--max-jobs', '6']);
@@ -92,7 +85,7 @@ describe('an agent is killed or cut off', () => {
       await until('the report of attempt 1 in far’s outbox', async () =>
         readOutbox(farState).some((c) => c.jobId === job.id) ? true : undefined,
       );
-      proxy.restore();
+      await proxy.restore();
       await until('far’s outbox to empty (the report refused as stale)', async () =>
         readOutbox(farState).length === 0 ? true : undefined,
       );

@@ -1,9 +1,22 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Offload } from '@offload/client';
+import {
+  describeWithPostgres,
+  dropSchema,
+  freshSchemaName,
+  type PostgresTestEnv,
+} from '@offload/store/testing';
+import { afterEach, beforeEach, describe, expect } from 'vitest';
 import type { JobState, JobSubmit } from '@offload/protocol';
-import { CliProcesses, cleanEnv, type CliProcess } from '../../packages/cli/test/cli-process.js';
+import {
+  assertBuilt,
+  CliProcesses,
+  cleanEnv,
+  type CliProcess,
+} from '../../packages/cli/test/cli-process.js';
 
 export const ADMIN = 'offa_chaos_test_admin_token';
 
@@ -14,6 +27,64 @@ export async function freePort(): Promise<number> {
   const port = (srv.address() as net.AddressInfo).port;
   await new Promise<void>((resolve) => srv.close(() => resolve()));
   return port;
+}
+
+/**
+ * A fresh fleet for each test of the suite it is declared in — its own directory and port,
+ * the server started with `serverArgs()` — closed and removed after the test.
+ */
+export function fleetPerTest(serverArgs: () => string[], use: (fleet: ChaosFleet) => void): void {
+  let fleet: ChaosFleet | undefined;
+  beforeEach(async () => {
+    assertBuilt();
+    fleet = new ChaosFleet(
+      mkdtempSync(path.join(tmpdir(), 'offload-chaos-')),
+      await freePort(),
+      serverArgs(),
+    );
+    use(fleet);
+  });
+  afterEach(async () => {
+    if (!fleet) return;
+    await fleet.close();
+    rmSync(fleet.dir, { recursive: true, force: true });
+  });
+}
+
+/**
+ * Declares a chaos suite once per store: SQLite (the server's own file) and a fresh
+ * PostgreSQL schema for each test (skipped with one line without PostgreSQL, failing under
+ * CI=true). `body` gets the server's store flags for the test that runs.
+ */
+export function describeOnEachStore(
+  pg: PostgresTestEnv,
+  name: string,
+  body: (storeArgs: () => string[]) => void,
+): void {
+  describe(`${name} (SQLite)`, () => body(() => []));
+  describeWithPostgres(pg, `${name} (PostgreSQL)`, () => {
+    let schema = '';
+    beforeEach(() => {
+      schema = freshSchemaName();
+    });
+    // Registered first, so it runs after the body's own afterEach (the fleet closed).
+    afterEach(() => dropSchema(pg.url, schema));
+    body(() => ['--store', postgresStoreUrl(pg.url, schema)]);
+  });
+}
+
+/**
+ * The `--store` of a server on the test PostgreSQL (`base`, from postgresTestEnv()): in
+ * `schema` (the URL's `schema` parameter), and through a proxy on `port` if given.
+ */
+export function postgresStoreUrl(base: string, schema: string, port?: number): string {
+  const url = new URL(base);
+  if (port !== undefined) {
+    url.hostname = '127.0.0.1';
+    url.port = String(port);
+  }
+  url.searchParams.set('schema', schema);
+  return url.toString();
 }
 
 /**
@@ -135,6 +206,23 @@ export class ChaosFleet {
       }
       await new Promise((r) => setTimeout(r, 200));
     }
+  }
+
+  /**
+   * The promise every fault case checks: all `total` jobs succeeded, each acknowledged one
+   * ran exactly once, as its first attempt (runs counted, not states).
+   */
+  async expectEachRanOnce(
+    acked: Iterable<string>,
+    total: number,
+    timeoutMs: number,
+  ): Promise<void> {
+    const counts = await this.allTerminal(total, timeoutMs);
+    expect(counts.succeeded).toBe(total);
+    const runs = this.runs();
+    expect([...runs].filter(([, attempts]) => attempts.length !== 1)).toEqual([]);
+    for (const id of acked) expect(runs.get(id), id).toEqual([1]);
+    expect(runs.size).toBe(total);
   }
 
   async close(): Promise<void> {

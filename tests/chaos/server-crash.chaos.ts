@@ -1,33 +1,26 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { JobSubmit } from '@offload/protocol';
-import { assertBuilt } from '../../packages/cli/test/cli-process.js';
-import { ChaosFleet, freePort } from './chaos-fleet.js';
+import { postgresTestEnv } from '@offload/store/testing';
+import { describeOnEachStore, fleetPerTest, type ChaosFleet } from './chaos-fleet.js';
 
 /**
  * kill -9 of the server under load, then a restart on the same store: every job whose submit
  * was acknowledged finishes, and none runs twice — jobs running at the crash keep running on
- * their agents, which report them after reconnecting.
+ * their agents, which report them after reconnecting. The same case on each store.
  */
 const TOTAL = 1_500;
 const BATCH = 100;
 
-let fleet: ChaosFleet;
-beforeEach(async () => {
-  assertBuilt();
-  fleet = new ChaosFleet(mkdtempSync(path.join(tmpdir(), 'offload-chaos-')), await freePort(), [
-    '--lease-timeout',
-    '15s',
-  ]);
-});
-afterEach(async () => {
-  await fleet.close();
-  rmSync(fleet.dir, { recursive: true, force: true });
-});
+const pg = await postgresTestEnv();
 
-describe('the server is killed with -9 under load (SQLite)', () => {
+/** The case, on the store `storeArgs` gives the server. */
+function crashUnderLoad(storeArgs: () => string[]): void {
+  let fleet: ChaosFleet;
+  fleetPerTest(
+    () => ['--lease-timeout', '15s', ...storeArgs()],
+    (f) => (fleet = f),
+  );
+
   it('loses no acknowledged job and runs none twice', async () => {
     await fleet.startServer();
     await fleet.startAgent('a1', ['--max-jobs', '12']);
@@ -61,12 +54,8 @@ describe('the server is killed with -9 under load (SQLite)', () => {
     }
     expect(acked.size).toBe(TOTAL);
 
-    const counts = await fleet.allTerminal(TOTAL, 120_000);
-    expect(counts.succeeded).toBe(TOTAL);
-    const runs = fleet.runs();
-    const twice = [...runs].filter(([, attempts]) => attempts.length !== 1);
-    expect(twice).toEqual([]);
-    for (const id of acked.values()) expect(runs.get(id), id).toEqual([1]);
-    expect(runs.size).toBe(TOTAL);
+    await fleet.expectEachRanOnce(acked.values(), TOTAL, 120_000);
   }, 180_000);
-});
+}
+
+describeOnEachStore(pg, 'the server is killed with -9 under load', crashUnderLoad);
