@@ -3,11 +3,12 @@
 // What it measures and how: docs/benchmarks.md (which a quick or full run of every
 // scenario rewrites, table included).
 //
-//   --quick        the default: 1 repetition, sizes that take a minute or two
-//   --full         3 repetitions, more sizes (claim depth up to 1M)
+//   --quick        the default: 1 repetition, smaller sizes, a few minutes
+//   --full         the issue's sizes (50k jobs, claim depth 1M), 3 repetitions: median (min–max)
 //   --smoke        tiny sizes, checks the harness works (tests/bench); numbers mean nothing
-//   --only NAME    only the cases whose id contains NAME (comma-separated; e.g. process,
-//                  process-2, lone-latency, claim-depth, submit-batch)
+//   --only NAME    only the cases whose id (`group@size/system`) contains NAME (comma-
+//                  separated; e.g. process-1, lone, claim-depth, bullmq, offload-postgres,
+//                  servers-)
 //   --reps N       override the number of repetitions
 //   --no-build     do not run `tsc -b tsconfig.build.json` first
 //   --perf         sample the server's on-CPU time with Linux `perf` in each measured window
@@ -21,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { killAll } from './lib/children.js';
 import { errorText } from './lib/child-io.js';
 import { renderDocs } from './lib/docs.js';
-import { gitInfo, machineInfo } from './lib/machine.js';
+import { gitInfo, machineInfo, versionsInfo } from './lib/machine.js';
 import { renderPerf } from './lib/perf.js';
 import { machineJiffies } from './lib/proc.js';
 import { renderProfile } from './lib/profile.js';
@@ -53,7 +54,7 @@ for (let i = 0; i < argv.length; i++) {
 if (flag('help')) {
   const header = readFileSync(fileURLToPath(import.meta.url), 'utf8')
     .split('\n')
-    .slice(1, 16);
+    .slice(1, 17);
   console.log(header.map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
   process.exit(0);
 }
@@ -123,6 +124,7 @@ if (cases.length === 0) {
 }
 const machine = machineInfo();
 const git = gitInfo(root);
+const versions = await versionsInfo(root);
 console.log(
   `offload bench: ${mode}, ${reps} rep${reps > 1 ? 's' : ''}, ${cases.length} cases; ${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}`,
 );
@@ -130,7 +132,9 @@ console.log(
 const QUIET_PCT = 30;
 /** Background busy share (% of one core) above which a case is measured again; idle, this VM shows ~10–15. */
 const NOISY_PCT = 60;
-const quietMaxMs = mode === 'smoke' ? 0 : mode === 'full' ? 60_000 : 30_000;
+const quietMaxMs = mode === 'smoke' ? 0 : mode === 'full' ? 60_000 : 10_000;
+/** How many times a case is measured again when other work loaded the machine. */
+const maxNoisyRuns = mode === 'full' ? 2 : 1;
 
 /**
  * Waits (up to `maxMs`) until the machine has been nearly idle for a second: other work on
@@ -151,13 +155,27 @@ async function waitQuiet(maxMs) {
   }
 }
 
+// A system whose database is absent is skipped, with one line saying why.
+/** @type {Map<string, string | null>} */
+const unavailable = new Map();
+for (const sys of new Set(cases.map((c) => c.system))) {
+  const why = await sys.unavailable();
+  unavailable.set(sys.id, why);
+  if (why) console.log(`skipping ${sys.label}: ${why}`);
+}
+
 /** @type {Record<string, import('./lib/report.js').RunResult[]>} */
 const runs = {};
 for (let rep = 0; rep < reps; rep++) {
   // Repetitions outermost, so that a burst of noise on this shared machine is spread over cases.
   for (const c of cases) {
+    const skipped = unavailable.get(c.system.id);
+    if (skipped) {
+      (runs[c.id] ??= []).push({ skipped });
+      continue;
+    }
     const t0 = performance.now();
-    /** @type {import('./lib/report.js').RunResult} */
+    /** @type {import('./lib/modes.js').CaseResult | { error: string, loadBeforePct?: number, noisyRuns?: number }} */
     let result;
     let noisyRuns = 0;
     for (;;) {
@@ -173,7 +191,7 @@ for (let rep = 0; rep < reps; rep++) {
         quietMaxMs === 0 ||
         'error' in result ||
         result.otherCpuPct <= NOISY_PCT ||
-        noisyRuns >= 2
+        noisyRuns >= maxNoisyRuns
       )
         break;
       noisyRuns++;
@@ -214,8 +232,9 @@ const record = {
   reps,
   machine,
   git,
+  versions,
   buildWarning,
-  cases: cases.map(({ id, group, size }) => ({ id, group, size })),
+  cases: cases.map(({ id, group, size, system }) => ({ id, group, size, system: system.id })),
   runs,
   rows,
 };

@@ -1,15 +1,17 @@
 // The offload server as the benchmark runs it: the built packages (dist/), a SQLite file in
-// a fresh data dir, an admin credential, an ephemeral port on loopback. Prints
-// `{"type":"ready","url","adminToken","pid"}` on stdout; SIGTERM (or stdin closing) closes
-// it cleanly, so that `node --cpu-prof bench/server.js` writes its profile.
+// a fresh data dir or, with --store, a PostgreSQL schema (as `offload start --store`: the
+// URL's `schema` parameter names it), an admin credential, an ephemeral port on loopback.
+// Prints `{"type":"ready","url","adminToken","pid"}` on stdout; SIGTERM (or stdin closing)
+// closes it cleanly, so that `node --cpu-prof bench/server.js` writes its profile.
 //
-//   node bench/server.js --data-dir DIR
+//   node bench/server.js --data-dir DIR [--store postgres://...?schema=NAME] [--admin-id ID]
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, send } from './lib/child-io.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const dataDir = parseArgs()['data-dir'];
+const args = parseArgs();
+const dataDir = args['data-dir'];
 if (!dataDir) {
   process.stderr.write('usage: node bench/server.js --data-dir DIR\n');
   process.exit(2);
@@ -17,17 +19,33 @@ if (!dataDir) {
 
 // Imported by path, not by package name: the bench runs what `tsc -b tsconfig.build.json` built.
 /** @type {typeof import('@offload/store')} */
-const { openSqliteStore } = await import(path.join(root, 'packages/store/dist/index.js'));
+const { openPostgresStore, openSqliteStore } = await import(
+  path.join(root, 'packages/store/dist/index.js')
+);
 /** @type {typeof import('@offload/server')} */
 const { buildApp, createAdminToken, resolveServerConfig } = await import(
   path.join(root, 'packages/server/dist/index.js')
 );
 
-const store = await openSqliteStore({ path: path.join(dataDir, 'offload.db') });
+/** The store of --store: PostgreSQL when given (its own pool of 10, as the server's default). */
+async function openStore() {
+  if (!args.store) return openSqliteStore({ path: path.join(dataDir ?? '', 'offload.db') });
+  const url = new URL(args.store);
+  const schema = url.searchParams.get('schema') ?? undefined;
+  url.searchParams.delete('schema');
+  return openPostgresStore({
+    url: url.toString(),
+    ...(schema ? { schema } : {}),
+    applicationName: 'offload-bench-server',
+  });
+}
+
+const store = await openStore();
 const config = resolveServerConfig({ dataDir, logLevel: 'silent' }, {});
 const app = await buildApp({ store, config });
 
-const adminToken = await createAdminToken(store, Date.now(), 'admin_bench');
+// Several servers on one PostgreSQL schema each add their own admin credential.
+const adminToken = await createAdminToken(store, Date.now(), args['admin-id'] ?? 'admin_bench');
 
 const url = await app.listen({ port: 0, host: '127.0.0.1' });
 

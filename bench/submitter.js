@@ -6,7 +6,9 @@
 // on stdin, then runs the measured part and prints `result`:
 //   single  --n jobs as single POST /api/v1/jobs from --concurrency (50) loops → elapsedMs
 //   batch   --n jobs as POST /api/v1/jobs/batch of --batch (1,000), one at a time → elapsedMs
-//   lone    --n sequential POST /api/v1/jobs?wait=SEC (--wait 10), each timed → latenciesMs
+//   lone    --n sequential POST /api/v1/jobs?wait=SEC (--wait 10; a 202 is followed by
+//           GET /api/v1/jobs/:id/wait until the job is terminal), each timed → latenciesMs;
+//           with --max-sec S, the warm-up and the measured part each stop after S seconds
 import { nextCommand, ownCpuSec, parseArgs, runChild, send } from './lib/child-io.js';
 import { createClient } from './lib/http.js';
 import { jobSpecJson } from './lib/jobs.js';
@@ -17,6 +19,7 @@ if (!args.url || !args.token) throw new Error('--url and --token are required');
 const n = Number(args.n ?? 1_000);
 const warmup = Number(args.warmup ?? 0);
 const concurrency = mode === 'single' ? Number(args.concurrency ?? 50) : 1;
+const maxSec = Number(args['max-sec'] ?? 0);
 const http = createClient(args.url, { connections: concurrency, token: args.token });
 
 /**
@@ -59,17 +62,28 @@ async function batches(from, count, size) {
  * @param {number} count
  * @param {number} waitSec
  * @param {number[] | undefined} latencies
+ * @returns {Promise<number>} the jobs run
  */
 async function lone(from, count, waitSec, latencies) {
-  for (let i = from; i < from + count; i++) {
+  const until = maxSec > 0 ? performance.now() + maxSec * 1000 : Infinity;
+  let i = from;
+  for (; i < from + count && performance.now() < until; i++) {
     const t0 = performance.now();
-    const res = await http.call('POST', `/api/v1/jobs?wait=${waitSec}`, jobSpecJson(i));
+    let res = await http.call('POST', `/api/v1/jobs?wait=${waitSec}`, jobSpecJson(i));
+    // 202: not terminal within the wait (e.g. the job ran on another server that did not
+    // tell this one); wait on.
+    while (res.status === 202) {
+      const id = /** @type {{ id: string }} */ (JSON.parse(res.text)).id;
+      res = await http.call('GET', `/api/v1/jobs/${id}/wait?timeoutSec=${waitSec}`);
+    }
     const ms = performance.now() - t0;
-    if (res.status !== 200) throw new Error(`job ${i}: ${res.status} ${res.text.slice(0, 300)}`);
+    if (res.status !== 200 && res.status !== 201)
+      throw new Error(`job ${i}: ${res.status} ${res.text.slice(0, 300)}`);
     const state = /** @type {{ state: string }} */ (JSON.parse(res.text)).state;
     if (state !== 'succeeded') throw new Error(`job ${i} ended ${state}`);
     latencies?.push(ms);
   }
+  return i - from;
 }
 
 runChild(async () => {
@@ -86,7 +100,7 @@ runChild(async () => {
     if (mode === 'lone') return lone(from, count, waitSec, latencies);
     throw new Error(`unknown --mode ${mode}`);
   };
-  if (warmup > 0) await run(1_000_000_000, warmup);
+  const warmed = warmup > 0 ? ((await run(1_000_000_000, warmup)) ?? warmup) : 0;
   send({ type: 'ready' });
   if ((await nextCommand()) !== 'go') return;
   /** @type {number[]} */
@@ -100,6 +114,6 @@ runChild(async () => {
     cpuSec: ownCpuSec() - cpu0,
     n,
     elapsedMs,
-    ...(mode === 'lone' && { latenciesMs }),
+    ...(mode === 'lone' && { latenciesMs, warmed }),
   });
 });

@@ -4,7 +4,7 @@ import {
   SHELL_CONCURRENCY,
   SINGLE_CONCURRENCY,
   TASK_MAX_JOBS,
-} from './scenarios.js';
+} from './modes.js';
 
 const NOTES_BEGIN = '<!-- NOTES:BEGIN -->';
 const NOTES_END = '<!-- NOTES:END -->';
@@ -29,57 +29,68 @@ function previousNotes(previous) {
  * @property {number} reps
  * @property {ReturnType<typeof import('./machine.js').machineInfo>} machine
  * @property {ReturnType<typeof import('./machine.js').gitInfo>} git
+ * @property {Awaited<ReturnType<typeof import('./machine.js').versionsInfo>>} versions
  * @property {string | null} buildWarning
  */
 
 /**
- * docs/benchmarks.md: how to run, the latest table with its machine and commit, the method.
+ * docs/benchmarks.md: how to run, the latest table with its machine, versions and command,
+ * the hand-written notes, the method.
  * @param {{ record: RunRecord, table: string, failures: string[], previous: string }} input
  */
 export function renderDocs({ record, table, failures, previous }) {
   const m = record.machine;
   const g = record.git;
+  const v = record.versions;
   const secs = Math.round((Date.parse(record.finishedAt) - Date.parse(record.startedAt)) / 1000);
   const commit = g.commit
     ? `\`${g.commit.slice(0, 12)}\`${g.packagesDirty ? ` plus uncommitted changes in ${g.dirtyFiles} tracked file(s) under packages/ (dist/ is built from the working tree)` : ''}`
     : 'unknown (not a git checkout)';
+  const absent = (/** @type {string | null} */ x) => x ?? 'not reachable: its anchors were skipped';
   return `# Benchmarks
 
-<!-- Rewritten by \`npm run bench\` (a quick or full run of every scenario). Only the block between the NOTES markers is hand-written; it is kept from run to run. -->
+<!-- Rewritten by \`npm run bench\` (a quick or full run of every case). Only the block between the NOTES markers is hand-written; it is kept from run to run. -->
 
-Throughput and latency of offload's server over real HTTP on loopback, with simulated agents
-and submitters in their own processes. The harness is in \`bench/\`; it runs the built
-packages (\`dist/\`), each measurement in a fresh server process over a fresh SQLite file.
+Is offload as fast as what users would pick instead? One run measures offload — on SQLite and
+on PostgreSQL, over real HTTP on loopback, with the real agent — and, on the same machine and
+in the same run, the anchors: **BullMQ** (Redis), **pg-boss** and **graphile-worker**
+(PostgreSQL), at their best settings from \`../shared/bench/anchors/RESULTS.md\`. The table puts
+each figure beside the others, the targets of issue 7 as ratios marked met or missed, and the
+ceiling of a bare HTTP + SQLite prototype (\`../shared/bench/limits/RESULTS.md\`).
 
 \`\`\`sh
-npm run bench                      # = --quick: 1 repetition, about 1–2 minutes
-npm run bench -- --full            # 3 repetitions, more sizes, claim depth up to 1M
-npm run bench -- --only process-2  # cases whose id contains the text (comma-separated)
+npm run bench                        # = --quick: smaller sizes, 1 repetition, a few minutes
+npm run bench -- --full              # the issue's sizes, 3 repetitions: median (min–max)
+npm run bench -- --only process-1    # cases whose id (group@size/system) contains the text
+npm run bench -- --only bullmq,offload-sqlite   # comma-separated; systems: offload-sqlite,
+                                     # offload-postgres, bullmq, pgboss, graphile
 npm run bench -- --only lone --perf      # + on-CPU profile of the server (Linux perf)
 npm run bench -- --only lone --cpu-prof  # + V8 CPU profile of the server (bench/out/profiles/)
 \`\`\`
 
+Redis (\`OFFLOAD_BENCH_REDIS\`, default 127.0.0.1:6379) and PostgreSQL
+(\`OFFLOAD_BENCH_POSTGRES_URL\`, else \`OFFLOAD_TEST_POSTGRES_URL\`, else
+\`postgres://postgres@127.0.0.1:5432/test\`) are used when they answer; a system whose database
+does not answer is skipped with one line saying why, and a target that needed it is judged
+against that anchor's figure from an earlier run (the last column), labelled as such. Every
+case works in a schema of its own (\`bench_<random>\`), dropped after it; BullMQ uses Redis
+database 11, flushed before and after.
+
 Raw results go to \`bench/out/<timestamp>.json\` (not committed). \`--smoke\` (tiny sizes)
-only checks that the harness works; \`tests/bench/bench-smoke.test.ts\` runs it in \`npm test\`.
-The runner builds first (\`tsc -b tsconfig.build.json\`; \`--no-build\` skips it). Outside smoke
-mode it waits up to 30 s (full: 60 s) before each case for the machine to be idle, and
-measures a case again (at most twice) when other work took more than 60 % of a core during
-it: this 2-core machine is shared.
+only checks that the harness works; \`tests/bench/bench-smoke.test.ts\` runs it. The runner
+builds first (\`tsc -b tsconfig.build.json\`; \`--no-build\` skips it). Outside smoke mode it
+waits up to 10 s (full: 60 s) before each case for the machine to be idle, and measures a case
+again (once; full: twice) when other work took more than 60 % of a core during it: this
+2-core machine is shared.
 
 ## Latest results
 
 - Command: \`${record.command}\` (${record.mode}, ${record.reps} repetition${record.reps > 1 ? 's' : ''}), started ${record.startedAt}, took ${secs} s
-- Commit: ${commit}${record.buildWarning ? `\n- Build: ${record.buildWarning}` : ''}
+- offload commit: ${commit}${record.buildWarning ? `\n- Build: ${record.buildWarning}` : ''}
 - Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.kernel}, Node ${m.node}; load average at start ${m.loadAvg.join(' ')}
-- Cells: ${record.reps > 1 ? 'median (min–max) over the repetitions' : 'one repetition (use --full for medians and ranges over 3)'}
-
-> **The reference columns are not from this run.** "BullMQ ref" and "prototype ceiling" are
-> constants (\`bench/lib/references.js\`) copied from earlier runs on this kind of machine:
-> \`../shared/bench/anchors/RESULTS.md\` (BullMQ 6.7 on Redis, median of 3) and
-> \`../shared/bench/limits/RESULTS.md\` (a bare HTTP + SQLite prototype with no auth,
-> validation, events or leases: a ceiling, where 30–50 % is a good result). They were not
-> measured side by side with offload; running the anchors in the same run is a later issue.
-> "offload / reference" above 1× is better for jobs/s and worse for latencies.
+- Anchors: BullMQ ${v.bullmq ?? '?'} (ioredis ${v.ioredis ?? '?'}), pg-boss ${v.pgBoss ?? '?'}, graphile-worker ${v.graphileWorker ?? '?'} (pg ${v.pg ?? '?'})
+- Redis: ${absent(v.redis)}; PostgreSQL: ${absent(v.postgres)}
+- Cells: ${record.reps > 1 ? 'median (min–max) over the repetitions' : 'one repetition (use --full for medians and ranges over 3)'}; "offload / anchor" and the targets are ratios of figures of this run
 
 ${table}
 ${failures.length ? `\n**Failures in this run:**\n\n${failures.join('\n')}\n` : ''}
@@ -89,67 +100,70 @@ ${NOTES_BEGIN}
 ${previousNotes(previous)}
 ${NOTES_END}
 
-## Scenarios
+## What is measured
 
-Every case starts its own server (\`bench/server.js\`: \`openSqliteStore\` + \`buildApp\` from
-\`dist/\`, an admin credential, port 0 on 127.0.0.1, maintenance timers running) over a new
-temp data dir, and its own client processes. Clients use undici keep-alive pools, never
-\`fetch\`. Jobs are no-op task jobs, \`{task: 'noop', input: {i, user, action}}\` (about 70
-bytes of input, like the anchors' payload). Simulated agents (\`bench/sim-agent.js\`) register
-with a join token, \`capabilities: ['task:noop']\`, and report each job \`succeeded\` at once.
+Every system is measured on the same four things, each case in fresh processes over a fresh
+store. Jobs carry about 70 bytes of input (\`{i, user, action}\`), like the anchors' payload.
 
-- **submit-single**: ${SINGLE_CONCURRENCY} concurrent loops in one submitter process, each
-  \`POST /api/v1/jobs\` one job at a time, after an untimed warm-up of 500. jobs/s = N / wall
-  time of the submitter. Checks that the server holds N + warm-up queued jobs.
-- **submit-batch**: \`POST /api/v1/jobs/batch\` of ${BATCH_SIZE.toLocaleString('en-US')} jobs, one request at a
-  time, after a 1,000-job warm-up.
-- **process (1 agent / 2 agents)**: N jobs pre-filled through the batch route, then 1 or 2
-  agent processes, started and registered first, are released together. Each loops
-  \`POST /api/v1/agent/sync\` with \`max: ${PROCESS_MAX}\`, \`waitMs: 0\`, and the previous batch's
-  completions riding on the next sync, until a sync returns no job. jobs/s = N / (last
-  agent's last response − first agent's first request). Checks: the agents got N jobs in
-  total with N distinct ids (each ran once), no completion was refused, and
-  \`GET /api/v1/stats\` counts N succeeded.
-- **lone-latency**: one agent long-polls (\`max: 50\`, \`waitMs: 25000\`; the server caps a poll
-  at half the lease timeout, 15 s) and completes each job at once on its next poll. A
-  submitter process sends sequential \`POST /api/v1/jobs?wait=10\` (the server holds the
-  request until the job is terminal) and times each from send to response; after the
-  warm-up, 1,000 are timed. Percentiles are nearest-rank. Shown with 300 warm-up jobs and
-  with 3,000: the server's JIT is still cold after 300, and that costs about 2× in latency
-  and server CPU.
-- **claim-depth**: depth + warm-up jobs pre-filled; one agent runs sequential
-  claim+complete cycles (\`max: 1\`, the previous job's completion on the same sync,
-  \`waitMs: 0\`): the warm-up cycles take the oldest jobs, so exactly \`depth\` are queued when
-  the 500 measured cycles start. Reports p50/p99 per depth and the ratio deep/shallow
-  (per repetition). A claim should not get slower with depth: the prototype's SQLite-only
-  claim was 0.9× at 1M vs 1k queued with the partial claim index.
-- **shell-overhead** (real agent): one \`offload agent --max-jobs 1\` (the built CLI,
-  \`packages/cli/bin/offload.js\`, in its own process, joined with a join token) and
-  sequential \`POST /api/v1/jobs?wait=30\` of \`{command: ['true']}\` from the runner, timed
-  from send to response after 10 warm-up jobs; then, in the same run, the same number of
-  sequential bare \`child_process.spawn('true')\` timed from spawn to exit. Reports p50 and
-  mean of both and their ratio (the target is ≤ 1.5×). Agent CPU counts the agent process and
-  the children it reaped (the per-job supervisors and \`true\`), per job.
-- **shell-throughput** (real agent): the same with ${SHELL_CONCURRENCY} submitters in flight and
-  \`--max-jobs ${SHELL_CONCURRENCY}\` (jobs ask for \`requires.cpu: 0.1\`: the default 1 CPU would allow 2
-  at once on this machine), against ${SHELL_CONCURRENCY} bare spawns in flight.
-- **task-throughput (1 / 2 agents)** (real agent): N no-op task jobs pre-filled through the
-  batch route, then 1 or 2 \`offload agent --tasks bench/fixtures/noop-tasks.mjs --max-jobs ${TASK_MAX_JOBS}\`
-  started together. The runner polls \`GET /api/v1/stats\` every 20 ms: jobs/s = N / (first
-  poll with all N succeeded − first poll with fewer than N queued). Server CPU covers the whole
-  window, agent start-up and registration included.
+- **enqueue, bulk**: N jobs in adds of ${BATCH_SIZE.toLocaleString('en-US')} (offload \`POST /api/v1/jobs/batch\`,
+  BullMQ \`addBulk\`, pg-boss \`insert\`, graphile-worker \`addJobs\`), one at a time, after an
+  untimed warm-up; no worker running. jobs/s = N / wall time.
+- **enqueue, single**: N single adds from ${SINGLE_CONCURRENCY} concurrent loops in one process (offload
+  \`POST /api/v1/jobs\`), after an untimed warm-up of 500.
+- **processing** (1 agent / worker; offload also 2): N no-op jobs queued first, then the
+  workers started; jobs/s from the first job taken to the last completion. offload: the real
+  agent, \`offload agent --tasks bench/fixtures/noop-tasks.mjs --max-jobs ${TASK_MAX_JOBS}\` (the built CLI),
+  timed by polling \`GET /api/v1/stats\` every 20 ms. Anchors: the worker in its own process
+  with a no-op handler, from its first handler call to the N-th completion seen in the queue's
+  storage (polled every 2 ms once the handler has run N times). Settings: BullMQ concurrency
+  100; pg-boss \`batchSize: 100, burstWhenBatchFull\`; graphile-worker concurrency 10 with
+  \`localQueue: {size: 10}\` and \`completeJobBatchDelay: 0\` (its best in the anchor run; 100
+  was slower and needs 102 connections).
+- **lone-job latency**: an idle, running worker; after the warm-up, N sequential jobs, each
+  timed from submit to completion seen by the submitter; nearest-rank percentiles. offload:
+  one simulated agent long-polling (\`max: 50\`), the submitter's \`POST /api/v1/jobs?wait=10\`
+  held by the server until the job is terminal. BullMQ: \`job.waitUntilFinished(QueueEvents)\`;
+  pg-boss (\`useListenNotify\`, queue \`notify\`, 0.5 s poll) and graphile-worker (defaults,
+  LISTEN/NOTIFY) have no cross-process completion event: the producer polls the job row every
+  ~1 ms, which adds ~0.5–1 ms.
+
+offload only:
+
+- **processing, servers on one PostgreSQL**: 1 and 3 servers on one schema, 3 real agents
+  spread over them (agent i on server i mod N); jobs filled through the first server. Server
+  CPU is all servers'. **lone-job latency, servers on one PostgreSQL**: the submitter talks to
+  the first server and the agent to the last, so with 3 servers every job crosses servers;
+  capped in time (warm-up and measured part each), with the number of jobs timed shown.
+- **processing, simulated agents**: the protocol's ceiling with \`bench/sim-agent.js\`, which
+  syncs \`max: ${PROCESS_MAX}\`, \`waitMs: 0\`, completions riding on the next sync; checks each
+  job ran once.
+- **claim+complete at depth**: depth + warm-up jobs queued; one simulated agent runs
+  sequential claim+complete cycles (\`max: 1\`); exactly \`depth\` are queued when the measured
+  cycles start. Also the server's RSS with the queue filled.
+- **shell-overhead**: one real agent (\`--max-jobs 1\`), sequential
+  \`POST /api/v1/jobs?wait=30\` of \`{command: ['true']}\`, against as many sequential bare
+  \`child_process.spawn('true')\` in the same run. **shell-throughput**: ${SHELL_CONCURRENCY} in flight
+  (\`requires.cpu: 0.1\`) against ${SHELL_CONCURRENCY} bare spawns in flight.
 
 ## Columns
 
-- **server CPU s per 1k jobs**: utime + stime of the server process (all threads, from
-  \`/proc/PID/stat\`), read before and after the measured window, per 1,000 jobs of the
-  window. Prefill and warm-up are outside the window.
-- **server CPU %**: the same CPU time over the window's wall time; 100 = one core.
-- **server peak RSS MiB**: \`VmHWM\` of the server at the end of the case (prefill included).
-- **other load CPU %**: the whole machine's busy time (\`/proc/stat\`) during the window, less
-  the server's and the benchmark clients' own CPU: other work on this shared 2-core machine
-  (100 = one core). This VM shows ~10–15 with nothing running; well above that, the row's
-  figures are depressed.
+- **offload / anchor**: offload's figure over the same-store anchor's in this run: SQLite
+  against BullMQ, PostgreSQL against graphile-worker (processing with 2 agents against the one
+  worker). Above 1× is better for jobs/s, worse for latencies.
+- **prototype ceiling**: the bare prototype's figure (SQLite rows), with offload / it.
+- **target**: issue 7's targets, each a ratio per repetition (median and range), met or
+  missed on the median: processing ≥ 1.0× BullMQ (SQLite) and graphile-worker (PostgreSQL),
+  aim 1.5×; lone-job p50 and p99 ≤ 1.0× BullMQ; claim latency at 1M queued ≤ 1.5× at 1k;
+  server RSS ≤ 300 MB with 1M queued; shell job ≤ 1.5× a bare spawn.
+- **CPU s / 1k jobs**: utime + stime (\`/proc/PID/stat\`, all threads) over the measured
+  window, per 1,000 jobs of the window: the server(s); the agents (and the children they
+  reaped) or the anchor's worker; the database (redis-server, or the postmaster with its live
+  and reaped backends — other users of that PostgreSQL count too). SQLite runs inside the
+  server.
+- **peak RSS**: \`VmHWM\` at the end of the case.
+- **other load CPU %**: the machine's busy time (\`/proc/stat\`) during the window less the
+  processes above and the bench's own clients: other work on this shared machine (100 = one
+  core); well above ~15, the row's figures are depressed.
 
 ## Profiling
 
@@ -159,8 +173,8 @@ window and prints its split by thread, shared object and symbol. For inclusive t
 function: \`perf report -i bench/out/perf/<run>/perf-<pid>-0.data --children --sort sym --tid <pid>\`.
 \`--cpu-prof\` runs the server under \`node --cpu-prof\`, cuts the profile to the window and
 prints self and inclusive time per function and package; \`node bench/profile-top.js FILE\`
-summarizes any \`.cpuprofile\`. V8's sampler counts time the thread spent descheduled as
-time in the function it was in (here, often \`writev\`, whose wake-up of the client gets the
-server preempted on 2 cores): trust \`--perf\` for shares of CPU.
+summarizes any \`.cpuprofile\`; \`BENCH_AGENT_CPU_PROF=DIR\` does the same for the real agents.
+V8's sampler counts time the thread spent descheduled as time in the function it was in:
+trust \`--perf\` for shares of CPU.
 `;
 }

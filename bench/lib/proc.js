@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 // USER_HZ is 100 on every Linux this runs on (`getconf CLK_TCK`).
 const CLK_TCK = 100;
@@ -88,4 +88,44 @@ export function machineJiffies() {
   const idle = (v[3] ?? 0) + (v[4] ?? 0);
   const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
   return { busy: total - idle, total };
+}
+
+/**
+ * CPU seconds of a database server's process tree: the root, its live children (PostgreSQL
+ * backends) and the children it has reaped (cutime + cstime: backends that exited). Other
+ * users of the same database server count too: on a shared machine, read it beside the
+ * "other load" column.
+ * @param {number} rootPid
+ * @returns {number} NaN if the root is gone
+ */
+export function treeCpuSeconds(rootPid) {
+  const root = statFields(rootPid);
+  if (!root) return NaN;
+  let ticks = root.utime + root.stime + root.cutime + root.cstime;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const st = statFields(Number(d));
+    if (st && st.ppid === rootPid) ticks += st.utime + st.stime;
+  }
+  return ticks / CLK_TCK;
+}
+
+/**
+ * @param {number} pid
+ * @returns {{ ppid: number, utime: number, stime: number, cutime: number, cstime: number } | null}
+ */
+function statFields(pid) {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return {
+      ppid: Number(f[1]),
+      utime: Number(f[11]),
+      stime: Number(f[12]),
+      cutime: Number(f[13]),
+      cstime: Number(f[14]),
+    };
+  } catch {
+    return null;
+  }
 }

@@ -6,7 +6,14 @@ import { startChild } from './children.js';
 import { createClient } from './http.js';
 import { jobSpecJson } from './jobs.js';
 import { startPerf } from './perf.js';
-import { cpuSeconds, cpuTimes, machineJiffies, peakRssMiB, rssMiB } from './proc.js';
+import {
+  cpuSeconds,
+  cpuTimes,
+  machineJiffies,
+  peakRssMiB,
+  rssMiB,
+  treeCpuSeconds,
+} from './proc.js';
 
 const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -21,23 +28,34 @@ const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'
  * @property {number} machineCpuPct busy share of the whole machine, % of one core (200 = both)
  * @property {number} watchedCpuSec CPU seconds of the watched pids over the window
  * @property {number | null} rssStartMiB the server's resident set when the window opened
+ * @property {number} dbCpuSec CPU seconds of the database's process tree (NaN without one)
  */
 
 /** @typedef {{ cpuProfDir?: string | undefined, perfDir?: string | undefined }} ServerOptions */
+/**
+ * @typedef {object} StoreOptions
+ * @property {string} [store] a PostgreSQL URL with `schema=` (default: SQLite in the data dir)
+ * @property {string} [adminId] the admin credential's id (unique per server on one database)
+ * @property {number | null} [dbPid] the database server's pid, for its CPU time per window
+ */
 /** @typedef {Awaited<ReturnType<typeof startBenchServer>>} BenchServer */
 
 /**
- * A fresh offload server in its own process over a fresh temp data dir, with an admin
- * client, the measuring-window helper, and `stop()` that closes it and removes the dir.
- * @param {ServerOptions} [options]
+ * A fresh offload server in its own process over a fresh temp data dir (and, with `store`,
+ * a PostgreSQL schema), with an admin client, the measuring-window helper, and `stop()`
+ * that closes it and removes the dir (the caller drops the schema).
+ * @param {ServerOptions & StoreOptions} [options]
  */
-export async function startBenchServer({ cpuProfDir, perfDir } = {}) {
+export async function startBenchServer({ cpuProfDir, perfDir, store, adminId, dbPid } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'offload-bench-'));
   const nodeArgs = [
     ...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []),
     ...(perfDir ? ['--perf-basic-prof'] : []),
   ];
-  const child = startChild(path.join(benchDir, 'server.js'), ['--data-dir', dir], {
+  const args = ['--data-dir', dir];
+  if (store) args.push('--store', store);
+  if (adminId) args.push('--admin-id', adminId);
+  const child = startChild(path.join(benchDir, 'server.js'), args, {
     nodeArgs,
     label: 'server',
   });
@@ -77,6 +95,7 @@ export async function startBenchServer({ cpuProfDir, perfDir } = {}) {
       const perfFile = perfDir ? path.join(perfDir, `perf-${pid}-${windows.length}.data`) : null;
       const perf = perfFile ? await startPerf(pid, perfFile) : null;
       const rssStartMiB = rssMiB(pid);
+      const db0 = dbPid ? treeCpuSeconds(dbPid) : NaN;
       const watch0 = watchPids.map(cpuSeconds);
       const cpu0 = cpuTimes(pid);
       const m0 = machineJiffies();
@@ -87,6 +106,7 @@ export async function startBenchServer({ cpuProfDir, perfDir } = {}) {
       const monoEndUs = Number(process.hrtime.bigint() / 1000n);
       const cpu1 = cpuTimes(pid);
       const m1 = machineJiffies();
+      const dbCpuSec = dbPid ? treeCpuSeconds(dbPid) - db0 : NaN;
       const watchedCpuSec = watchPids
         .map(cpuSeconds)
         .reduce((/** @type {number} */ a, c, i) => a + (c ?? NaN) - (watch0[i] ?? NaN), 0);
@@ -105,6 +125,7 @@ export async function startBenchServer({ cpuProfDir, perfDir } = {}) {
           m1.total > m0.total ? (200 * (m1.busy - m0.busy)) / (m1.total - m0.total) : NaN,
         watchedCpuSec,
         rssStartMiB,
+        dbCpuSec,
       };
     },
     peakRssMiB: () => peakRssMiB(pid),
@@ -158,4 +179,18 @@ export async function startBenchServer({ cpuProfDir, perfDir } = {}) {
 export function readLines(file) {
   const text = readFileSync(file, 'utf8');
   return text ? text.split('\n') : [];
+}
+
+/**
+ * The figures of a measurement window that every case reports as they are.
+ * @param {Window<unknown>} w
+ */
+export function windowFigures(w) {
+  return {
+    serverCpuSec: w.serverCpuSec,
+    serverSysSec: w.serverSysSec,
+    wallMs: w.wallMs,
+    machineCpuPct: w.machineCpuPct,
+    dbCpuSec: w.dbCpuSec,
+  };
 }

@@ -1,22 +1,31 @@
-// `npm run bench -- --smoke`: the benchmark harness end to end at a tiny size (a server,
-// simulated agents and submitters in their own processes, every scenario; the shell and task
-// scenarios run the real agent, `offload agent`, from the built CLI). It checks that the
-// harness runs and verifies its own results (all jobs succeeded, each ran once); it never
-// asserts a timing, and the real benchmarks never run in `npm test`. It runs the built dist/
-// (`npm run build`; CI builds in `npm ci`) and does not build it itself: a test should not
-// write dist/ under another build.
+// `npm run bench -- --smoke`: the benchmark harness end to end at a tiny size (servers,
+// real and simulated agents, submitters and the anchors' drivers and workers in their own
+// processes). It checks that the harness runs, verifies its own results (all jobs
+// succeeded, each ran once) and prints every row; it never asserts a timing, and the real
+// benchmarks never run in `npm test`. offload on SQLite always; BullMQ (one anchor) when
+// Redis answers; offload on PostgreSQL (one and three servers) when PostgreSQL does. It runs
+// the built dist/ (`npm run build`; CI builds in `npm ci`) and does not build it itself: a
+// test should not write dist/ under another build.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { describeWithPostgres, postgresTestEnv, queryTestDatabase } from '@offload/store/testing';
+import { redisUnavailable } from '../../bench/lib/redis.js';
 
 const root = join(import.meta.dirname, '..', '..');
+const pg = await postgresTestEnv();
+const noRedis = await redisUnavailable();
 
-function runSmoke(): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runSmoke(
+  only: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bench/run.js', '--smoke', '--no-build'], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['bench/run.js', '--smoke', '--no-build', '--only', only],
+      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -26,26 +35,79 @@ function runSmoke(): Promise<{ code: number | null; stdout: string; stderr: stri
   });
 }
 
+/** The table rows of `system` whose first cell is `scenario`. */
+function rows(stdout: string, scenario: string, system: string): string[] {
+  return stdout
+    .split('\n')
+    .filter((l) => l.startsWith(`| ${scenario} |`) && l.includes(`| ${system} |`));
+}
+
+/** Exit 0, a row for each scenario, none failed or skipped. */
+function expectRows(
+  run: { code: number | null; stdout: string; stderr: string },
+  system: string,
+  scenarios: string[],
+): void {
+  const { code, stdout, stderr } = run;
+  expect(code, `exit code; stdout:\n${stdout}\nstderr:\n${stderr}`).toBe(0);
+  for (const scenario of scenarios) {
+    expect(rows(stdout, scenario, system), `no row for ${scenario}, ${system}`).not.toEqual([]);
+  }
+  expect(stdout).not.toMatch(/FAILED|skipped:/);
+}
+
+const OFFLOAD_SCENARIOS = [
+  'enqueue, bulk',
+  'enqueue, single',
+  'processing, 1 agent / worker',
+  'processing, 2 agents',
+  'lone-job latency',
+  'processing, 1 simulated agent',
+  'processing, 2 simulated agents',
+  'claim+complete at depth',
+  'shell-overhead',
+  'shell-throughput',
+  'target',
+];
+
 describe('npm run bench -- --smoke', () => {
-  it('runs every scenario and prints its row', { timeout: 120_000 }, async () => {
-    const { code, stdout, stderr } = await runSmoke();
-    expect(code, `exit code; stdout:\n${stdout}\nstderr:\n${stderr}`).toBe(0);
-    for (const scenario of [
-      'submit-single',
-      'submit-batch',
-      'process (1 agent)',
-      'process (2 agents)',
-      'lone-latency',
-      'claim-depth',
-      'shell-overhead',
-      'shell-throughput',
-      'task-throughput (1 agent)',
-      'task-throughput (2 agents)',
-    ]) {
-      expect(stdout, `no row for ${scenario}`).toMatch(
-        new RegExp(`^\\| ${scenario.replace(/[()]/g, '\\$&')} \\|`, 'm'),
-      );
-    }
-    expect(stdout).not.toMatch(/FAILED/);
+  it('measures offload on SQLite: every case, and the targets', { timeout: 240_000 }, async () => {
+    const run = await runSmoke('offload-sqlite');
+    expectRows(run, 'offload (SQLite)', OFFLOAD_SCENARIOS);
+    // The targets against BullMQ are judged on its figure of an earlier run when it did not run.
+    expect(run.stdout).toMatch(/BullMQ of an earlier run/);
+  });
+
+  it.skipIf(noRedis !== null)(
+    `measures BullMQ on Redis${noRedis ? ` (skipped: ${noRedis})` : ''}`,
+    { timeout: 120_000 },
+    async () => {
+      const run = await runSmoke('bullmq');
+      expectRows(run, 'BullMQ', [
+        'enqueue, bulk',
+        'enqueue, single',
+        'processing, 1 agent / worker',
+        'lone-job latency',
+      ]);
+    },
+  );
+  if (noRedis) console.warn(`skipping the BullMQ smoke case: ${noRedis}`);
+});
+
+describeWithPostgres(pg, 'npm run bench -- --smoke on PostgreSQL', () => {
+  it('measures offload on PostgreSQL, on one and three servers', { timeout: 360_000 }, async () => {
+    const run = await runSmoke('offload-postgres', { OFFLOAD_BENCH_POSTGRES_URL: pg.url });
+    expectRows(run, 'offload (PostgreSQL)', [
+      ...OFFLOAD_SCENARIOS,
+      'processing, servers on one PostgreSQL',
+      'lone-job latency, servers on one PostgreSQL',
+    ]);
+    expect(run.stdout).toMatch(/3 servers, 3 real agents/);
+    // Every case dropped its schema.
+    const left = await queryTestDatabase<{ n: number }>(
+      pg.url,
+      "SELECT count(*)::int AS n FROM pg_namespace WHERE nspname LIKE 'bench\\_offload\\_%'",
+    );
+    expect(left.rows[0]?.n).toBe(0);
   });
 });

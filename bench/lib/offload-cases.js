@@ -1,0 +1,304 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startChild } from './children.js';
+import { cpuSeconds, peakRssMiB } from './proc.js';
+import { BATCH_SIZE, PROCESS_MAX, SINGLE_CONCURRENCY } from './modes.js';
+import { check, otherCpuPct, withServer, withServers } from './offload-server.js';
+import { readLines, windowFigures } from './server-process.js';
+import { mean, percentile } from './stats.js';
+
+// offload's cases with simulated agents and submitters (bench/sim-agent.js,
+// bench/submitter.js), on SQLite or PostgreSQL.
+
+/** @typedef {import('./modes.js').CaseResult} CaseResult */
+/** @typedef {import('./modes.js').Sized} Sized */
+/** @typedef {import('./offload-server.js').OffloadStore} OffloadStore */
+
+const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const SUBMITTER = path.join(benchDir, 'submitter.js');
+const AGENT = path.join(benchDir, 'sim-agent.js');
+
+/**
+ * @param {OffloadStore} store
+ * @param {'single' | 'batch'} kind
+ * @param {Sized} s
+ * @param {import('./server-process.js').ServerOptions} opts
+ * @returns {Promise<CaseResult>}
+ */
+export async function submitCase(store, kind, s, opts) {
+  return withServer(store, opts, async (server) => {
+    const sub = startChild(
+      SUBMITTER,
+      [
+        '--url',
+        server.url,
+        '--token',
+        server.adminToken,
+        '--mode',
+        kind,
+        '--n',
+        String(s.n),
+        '--warmup',
+        String(s.warmup),
+        '--concurrency',
+        String(SINGLE_CONCURRENCY),
+        '--batch',
+        String(BATCH_SIZE),
+      ],
+      { label: `submitter(${kind})` },
+    );
+    await sub.next('ready');
+    const w = await server.window(async () => {
+      sub.send('go');
+      return sub.next('result');
+    });
+    await sub.exited;
+    const counts = await server.counts();
+    check(counts.queued === s.n + s.warmup, `queued ${counts.queued}, expected ${s.n + s.warmup}`);
+    return {
+      metrics: { jobsPerSec: s.n / (w.value.elapsedMs / 1000) },
+      jobs: s.n,
+      ...windowFigures(w),
+      clientCpuSec: w.value.cpuSec,
+      otherCpuPct: otherCpuPct(w, w.value.cpuSec),
+      checks: `${counts.queued} queued`,
+    };
+  });
+}
+
+/**
+ * @param {OffloadStore} store
+ * @param {number} agentCount
+ * @param {number} n
+ * @param {import('./server-process.js').ServerOptions} opts
+ * @returns {Promise<CaseResult>}
+ */
+export async function simProcessCase(store, agentCount, n, opts) {
+  return withServer(store, opts, async (server) => {
+    await server.fill(n);
+    /** @type {Array<{ child: import('./children.js').Child, idsFile: string }>} */
+    const agents = [];
+    for (let i = 0; i < agentCount; i++) {
+      const join = await server.joinToken(`bench-${i}`);
+      const idsFile = path.join(server.dir, `agent-${i}.ids`);
+      const child = startChild(
+        AGENT,
+        [
+          '--url',
+          server.url,
+          '--join',
+          join,
+          '--name',
+          `bench-agent-${i}`,
+          '--mode',
+          'drain',
+          '--max',
+          String(PROCESS_MAX),
+          '--wait-ms',
+          '0',
+          '--ids-file',
+          idsFile,
+        ],
+        { label: `agent-${i}` },
+      );
+      agents.push({ child, idsFile });
+    }
+    await Promise.all(agents.map((a) => a.child.next('ready')));
+    const w = await server.window(async () => {
+      for (const a of agents) a.child.send('go');
+      return Promise.all(agents.map((a) => a.child.next('result')));
+    });
+    await Promise.all(agents.map((a) => a.child.exited));
+    const results = w.value;
+    /** @param {(r: import('./children.js').Message) => number} f */
+    const sum = (f) => results.reduce((a, r) => a + f(r), 0);
+    const start = Math.min(...results.map((r) => r.startMs));
+    const end = Math.max(...results.map((r) => r.endMs));
+    const got = sum((r) => r.jobs);
+    const ids = new Set();
+    for (const a of agents) for (const id of readLines(a.idsFile)) ids.add(id);
+    const stale = sum((r) => r.stale);
+    const counts = await server.counts();
+    check(got === n, `agents got ${got} jobs, expected ${n}`);
+    check(ids.size === n, `${ids.size} distinct job ids, expected ${n}`);
+    check(stale === 0, `${stale} completions refused as stale`);
+    check(
+      counts.succeeded === n,
+      `succeeded ${counts.succeeded}, expected ${n} (${JSON.stringify(counts)})`,
+    );
+    const clientCpuSec = sum((r) => r.cpuSec);
+    return {
+      metrics: { jobsPerSec: n / ((end - start) / 1000) },
+      jobs: n,
+      ...windowFigures(w),
+      clientCpuSec,
+      agentCpuSec: clientCpuSec,
+      otherCpuPct: otherCpuPct(w, clientCpuSec),
+      checks: `${counts.succeeded} succeeded, ${ids.size} distinct ids, each ran once`,
+      extra: { requests: sum((r) => r.requests), perAgentJobs: results.map((r) => r.jobs) },
+    };
+  });
+}
+
+/**
+ * Lone-job latency: one simulated agent long-polls, a submitter sends sequential
+ * `POST /api/v1/jobs?wait=10` (following a 202 with GET /jobs/:id/wait) and times each.
+ * With several servers on one PostgreSQL, the submitter talks to the first and the agent to
+ * the last, so every job crosses servers; `capSec` then bounds the warm-up and the measured
+ * part each (a server that does not hear of the other's writes leaves a job waiting for the
+ * agent's next poll), and the case reports how many jobs it timed.
+ * @param {OffloadStore} store
+ * @param {Sized} s
+ * @param {import('./server-process.js').ServerOptions} opts
+ * @param {{ servers?: number, capSec?: number }} [multi]
+ * @returns {Promise<CaseResult>}
+ */
+export async function loneCase(store, s, opts, { servers: count = 1, capSec = 0 } = {}) {
+  return withServers(
+    store,
+    opts,
+    async (servers) => {
+      const server = /** @type {import('./server-process.js').BenchServer} */ (servers[0]);
+      const agentServer = /** @type {import('./server-process.js').BenchServer} */ (servers.at(-1));
+      const join = await agentServer.joinToken();
+      const agent = startChild(
+        AGENT,
+        [
+          ...['--url', agentServer.url, '--join', join, '--name', 'bench-lone'],
+          ...['--mode', 'lone', '--max', '50', '--wait-ms', '25000'],
+        ],
+        { label: 'agent(lone)' },
+      );
+      /** @type {import('./children.js').Child | null} */
+      let sub = null;
+      try {
+        await agent.next('ready');
+        agent.send('go');
+        // The submitter warms up as soon as it starts, against the agent's long poll.
+        sub = startChild(
+          SUBMITTER,
+          [
+            ...['--url', server.url, '--token', server.adminToken, '--mode', 'lone'],
+            ...['--n', String(s.n), '--warmup', String(s.warmup), '--wait', '10'],
+            ...(capSec > 0 ? ['--max-sec', String(capSec)] : []),
+          ],
+          { label: 'submitter(lone)' },
+        );
+        const submitter = sub;
+        await submitter.next('ready');
+        const others = servers.slice(1).map((x) => x.pid);
+        const cpu = () => [agent.pid, ...others].map((pid) => cpuSeconds(pid) ?? NaN);
+        const cpu0 = cpu();
+        const w = await server.window(async () => {
+          submitter.send('go');
+          return submitter.next('result');
+        });
+        const [agentCpuSec = NaN, ...othersCpu] = cpu().map((c, i) => c - (cpu0[i] ?? NaN));
+        const serverCpuSec = w.serverCpuSec + othersCpu.reduce((a, b) => a + b, 0);
+        await submitter.exited;
+        const agentRss = peakRssMiB(agent.pid);
+        agent.send('stop');
+        const agentResult = await agent.next('result');
+        const counts = await server.counts();
+        /** @type {number[]} */
+        const lat = w.value.latenciesMs;
+        const total = lat.length + w.value.warmed;
+        check(agentResult.jobs === total, `agent ran ${agentResult.jobs} jobs, expected ${total}`);
+        check(counts.succeeded === total, `succeeded ${counts.succeeded}, expected ${total}`);
+        check(lat.length > 0, 'no job timed');
+        const clientCpuSec = w.value.cpuSec + agentCpuSec;
+        return {
+          metrics: {
+            p50Ms: percentile(lat, 50),
+            p95Ms: percentile(lat, 95),
+            p99Ms: percentile(lat, 99),
+            meanMs: mean(lat),
+            ...(capSec > 0 ? { timed: lat.length } : {}),
+          },
+          jobs: lat.length,
+          serverCpuSec,
+          serverSysSec: w.serverSysSec,
+          wallMs: w.wallMs,
+          machineCpuPct: w.machineCpuPct,
+          dbCpuSec: w.dbCpuSec,
+          clientCpuSec,
+          agentCpuSec,
+          agentPeakRssMiB: agentRss,
+          otherCpuPct: otherCpuPct({ ...w, serverCpuSec }, clientCpuSec),
+          checks: `${counts.succeeded} succeeded`,
+        };
+      } finally {
+        await agent.stop(5_000);
+        await sub?.stop(5_000);
+      }
+    },
+    count,
+  );
+}
+
+/**
+ * @param {OffloadStore} store
+ * @param {number} depth
+ * @param {{ samples: number, warmup: number }} s
+ * @param {import('./server-process.js').ServerOptions} opts
+ * @returns {Promise<CaseResult>}
+ */
+export async function depthCase(store, depth, s, opts) {
+  return withServer(store, opts, async (server) => {
+    // The warm-up cycles take the first `warmup` jobs (FIFO), so exactly `depth` are queued
+    // when the measured cycles start.
+    const t0 = performance.now();
+    await server.fill(depth + s.warmup, 10_000);
+    const fillSec = (performance.now() - t0) / 1000;
+    const join = await server.joinToken();
+    const agent = startChild(
+      AGENT,
+      [
+        '--url',
+        server.url,
+        '--join',
+        join,
+        '--name',
+        'bench-depth',
+        '--mode',
+        'depth',
+        '--samples',
+        String(s.samples),
+        '--warmup',
+        String(s.warmup),
+      ],
+      { label: 'agent(depth)' },
+    );
+    await agent.next('ready');
+    agent.send('go');
+    await agent.next('warm');
+    const w = await server.window(async () => {
+      agent.send('go');
+      return agent.next('result');
+    });
+    await agent.exited;
+    const counts = await server.counts();
+    const done = s.samples + s.warmup;
+    check(counts.succeeded === done, `succeeded ${counts.succeeded}, expected ${done}`);
+    check(
+      counts.queued === depth - s.samples,
+      `queued ${counts.queued}, expected ${depth - s.samples}`,
+    );
+    /** @type {number[]} */
+    const c = w.value.cyclesMs;
+    return {
+      metrics: {
+        p50Ms: percentile(c, 50),
+        p99Ms: percentile(c, 99),
+        meanMs: mean(c),
+        rssQueuedMiB: w.rssStartMiB ?? NaN,
+      },
+      jobs: s.samples,
+      ...windowFigures(w),
+      clientCpuSec: w.value.cpuSec,
+      otherCpuPct: otherCpuPct(w, w.value.cpuSec),
+      checks: `${counts.succeeded} succeeded, ${counts.queued} still queued`,
+      extra: { fillJobsPerSec: (depth + s.warmup) / fillSec, rssQueuedMiB: w.rssStartMiB },
+    };
+  });
+}
