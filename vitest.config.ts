@@ -1,8 +1,36 @@
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { defineConfig } from 'vitest/config';
 
 const src = (pkg: string, entry = 'index.ts') =>
   fileURLToPath(new URL(`./packages/${pkg}/src/${entry}`, import.meta.url));
+
+/**
+ * OFFLOAD_TEST_STORE=postgres runs the server's tests with each test server on a fresh
+ * PostgreSQL schema (packages/server/test/test-server.ts); `npm test` runs them that way after
+ * everything else. Without a reachable PostgreSQL that run is left out with one line naming
+ * OFFLOAD_TEST_POSTGRES_URL, as the store's own PostgreSQL tests skip; under CI=true it runs
+ * anyway, so that every test server fails saying why.
+ */
+async function postgresUnreachable(): Promise<string | null> {
+  if (process.env.OFFLOAD_TEST_STORE !== 'postgres' || process.env.CI === 'true') return null;
+  const url = process.env.OFFLOAD_TEST_POSTGRES_URL || 'postgres://postgres@127.0.0.1:5432/test';
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return null;
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    return `no PostgreSQL at ${url} (${why}); set OFFLOAD_TEST_POSTGRES_URL to one`;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+const skipPostgres = await postgresUnreachable();
+if (skipPostgres)
+  console.warn(`skipping the tests on OFFLOAD_TEST_STORE=postgres: ${skipPostgres}`);
 
 // Tests run against the TypeScript sources, so `npm test` needs no build step to see a change.
 export default defineConfig({
@@ -17,7 +45,17 @@ export default defineConfig({
     ],
   },
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'tests/**/*.test.ts'],
+    include: skipPostgres ? [] : ['packages/*/test/**/*.test.ts', 'tests/**/*.test.ts'],
+    // Tests that open their own PostgreSQL schemas (several servers on one) whatever the
+    // filter says: the first run has them already.
+    exclude:
+      process.env.OFFLOAD_TEST_STORE === 'postgres'
+        ? [
+            '**/node_modules/**',
+            'packages/server/test/{cross-server,elected-maintenance,feed-readiness}.test.ts',
+          ]
+        : ['**/node_modules/**'],
+    passWithNoTests: skipPostgres !== null,
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
