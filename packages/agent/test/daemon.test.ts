@@ -1,5 +1,5 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -134,6 +134,41 @@ describe.skipIf(!HAS_PROC)('agent daemon (in-process, real server)', () => {
     const done = await server.wait(job.id);
     expect(done.state).toBe('succeeded');
     expect(performance.now() - t0).toBeLessThan(1500);
+  });
+
+  it('one slot, jobs one at a time: each completion goes on the held sync that takes the next', async () => {
+    // A proxy in front of the server counts the agent's syncs.
+    let syncs = 0;
+    const proxy = createServer((req, res) => {
+      if (req.url?.startsWith('/api/v1/agent/sync')) syncs++;
+      const up = request(
+        `${server.url}${req.url}`,
+        { method: req.method, headers: req.headers },
+        (r) => {
+          res.writeHead(r.statusCode ?? 502, r.headers);
+          r.pipe(res);
+        },
+      );
+      up.on('error', () => res.destroy());
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = proxy.address() as AddressInfo;
+      await startAgent({ servers: [`http://127.0.0.1:${port}`], maxJobs: 1, syncWaitMs: 20_000 });
+      await waitFor(() => syncs >= 1); // parked
+      const jobs = 5;
+      for (let i = 0; i < jobs; i++) {
+        const job = await server.submit(cmd('true'));
+        expect((await server.wait(job.id)).state).toBe('succeeded');
+      }
+      // One sync per job: it returns the job, and the next carries the completion and parks.
+      // Asking without a hold after each (full) one-slot claim made it two.
+      expect(syncs).toBeLessThanOrEqual(jobs + 2);
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise((r) => proxy.close(r));
+    }
   });
 
   it('cancel kills the whole process group and the job ends canceled', async () => {
