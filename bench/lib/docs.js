@@ -121,8 +121,9 @@ store. Jobs carry about 70 bytes of input (\`{i, user, action}\`), like the anch
   was slower and needs 102 connections).
 - **lone-job latency**: an idle, running worker; after the warm-up, N sequential jobs, each
   timed from submit to completion seen by the submitter; nearest-rank percentiles. offload:
-  one simulated agent long-polling (\`max: 50\`), the submitter's \`POST /api/v1/jobs?wait=10\`
-  held by the server until the job is terminal. BullMQ: \`job.waitUntilFinished(QueueEvents)\`;
+  the real agent (\`offload agent --max-jobs 1 --tasks\`, a no-op task) long-polling, the
+  submitter's \`POST /api/v1/jobs?wait=10\` held by the server until the job is terminal.
+  Every worker runs one job at a time (the anchors at concurrency 1). BullMQ: \`job.waitUntilFinished(QueueEvents)\`;
   pg-boss (\`useListenNotify\`, queue \`notify\`, 0.5 s poll) and graphile-worker (defaults,
   LISTEN/NOTIFY) have no cross-process completion event: the producer polls the job row every
   ~1 ms, which adds ~0.5–1 ms.
@@ -134,6 +135,10 @@ offload only:
   CPU is all servers'. **lone-job latency, servers on one PostgreSQL**: the submitter talks to
   the first server and the agent to the last, so with 3 servers every job crosses servers;
   capped in time (warm-up and measured part each), with the number of jobs timed shown.
+- **lone-job latency, simulated agent**: as above with \`bench/sim-agent.js\` long-polling
+  (\`max: 50\`), which answers each job at once on its next sync: the server's part of the
+  latency, beside the prototype's (whose worker did the same). Three servers on one
+  PostgreSQL use it too.
 - **processing, simulated agents**: the protocol's ceiling with \`bench/sim-agent.js\`, which
   syncs \`max: ${PROCESS_MAX}\`, \`waitMs: 0\`, completions riding on the next sync; checks each
   job ran once.

@@ -1,8 +1,7 @@
 import { spawn } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createClient } from './http.js';
 import { TASK_MAX_JOBS } from './modes.js';
+import { NOOP_TASKS } from './offload-cases.js';
 import { check, otherCpuPct, withServer, withServers } from './offload-server.js';
 import { windowFigures } from './server-process.js';
 import { cpuSeconds, cpuSecondsWithChildren, peakRssMiB } from './proc.js';
@@ -14,9 +13,6 @@ import { mean, percentile } from './stats.js';
 
 /** @typedef {import('./modes.js').CaseResult} CaseResult */
 /** @typedef {import('./offload-server.js').OffloadStore} OffloadStore */
-
-const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const NOOP_TASKS = path.join(benchDir, 'fixtures/noop-tasks.mjs');
 
 /**
  * Runs `n` calls of `fn` with `concurrency` in flight; returns each call's duration (ms).

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startChild } from './children.js';
+import { startRealAgent } from './real-agent.js';
 import { cpuSeconds, peakRssMiB } from './proc.js';
 import { BATCH_SIZE, PROCESS_MAX, SINGLE_CONCURRENCY } from './modes.js';
 import { check, otherCpuPct, withServer, withServers } from './offload-server.js';
@@ -17,6 +18,7 @@ import { mean, percentile } from './stats.js';
 const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SUBMITTER = path.join(benchDir, 'submitter.js');
 const AGENT = path.join(benchDir, 'sim-agent.js');
+export const NOOP_TASKS = path.join(benchDir, 'fixtures/noop-tasks.mjs');
 
 /**
  * @param {OffloadStore} store
@@ -141,19 +143,78 @@ export async function simProcessCase(store, agentCount, n, opts) {
 }
 
 /**
- * Lone-job latency: one simulated agent long-polls, a submitter sends sequential
- * `POST /api/v1/jobs?wait=10` (following a 202 with GET /jobs/:id/wait) and times each.
- * With several servers on one PostgreSQL, the submitter talks to the first and the agent to
- * the last, so every job crosses servers; `capSec` then bounds the warm-up and the measured
- * part each (a server that does not hear of the other's writes leaves a job waiting for the
- * agent's next poll), and the case reports how many jobs it timed.
+ * An agent idling on a long poll for the lone-job case: the real one (`offload agent
+ * --max-jobs 1 --tasks noop`, as the anchors' workers run at concurrency 1) or the simulated
+ * one (bench/sim-agent.js), which answers each job at once and so shows the server's part.
+ * @typedef {object} LoneAgent
+ * @property {number} pid
+ * @property {() => Promise<number | null>} stop stops it; the jobs it ran, when it counts them
+ */
+
+/**
+ * @param {'real' | 'sim'} kind
+ * @param {string} url
+ * @param {string} join
+ * @returns {Promise<LoneAgent>}
+ */
+async function startLoneAgent(kind, url, join) {
+  if (kind === 'real') {
+    const agent = startRealAgent({
+      url,
+      join,
+      name: 'bench-lone',
+      maxJobs: 1,
+      tasks: NOOP_TASKS,
+      label: 'agent(lone)',
+    });
+    await agent.registered;
+    return { pid: agent.pid, stop: async () => (await agent.stop(5_000), null) };
+  }
+  const agent = startChild(
+    AGENT,
+    [
+      ...['--url', url, '--join', join, '--name', 'bench-lone'],
+      ...['--mode', 'lone', '--max', '50', '--wait-ms', '25000'],
+    ],
+    { label: 'agent(lone)' },
+  );
+  try {
+    await agent.next('ready');
+    agent.send('go');
+  } catch (err) {
+    await agent.stop(5_000);
+    throw err;
+  }
+  return {
+    pid: agent.pid,
+    async stop() {
+      agent.send('stop');
+      const result = await agent.next('result');
+      await agent.stop(5_000);
+      return result.jobs;
+    },
+  };
+}
+
+/**
+ * Lone-job latency: one agent long-polls (real or simulated, see startLoneAgent), a submitter
+ * sends sequential `POST /api/v1/jobs?wait=10` (following a 202 with GET /jobs/:id/wait) and
+ * times each. With several servers on one PostgreSQL, the submitter talks to the first and
+ * the agent to the last, so every job crosses servers; `capSec` then bounds the warm-up and
+ * the measured part each (a server that does not hear of the other's writes leaves a job
+ * waiting for the agent's next poll), and the case reports how many jobs it timed.
  * @param {OffloadStore} store
  * @param {Sized} s
  * @param {import('./server-process.js').ServerOptions} opts
- * @param {{ servers?: number, capSec?: number }} [multi]
+ * @param {{ servers?: number, capSec?: number, agent?: 'real' | 'sim' }} [how]
  * @returns {Promise<CaseResult>}
  */
-export async function loneCase(store, s, opts, { servers: count = 1, capSec = 0 } = {}) {
+export async function loneCase(
+  store,
+  s,
+  opts,
+  { servers: count = 1, capSec = 0, agent: agentKind = 'real' } = {},
+) {
   return withServers(
     store,
     opts,
@@ -161,19 +222,11 @@ export async function loneCase(store, s, opts, { servers: count = 1, capSec = 0 
       const server = /** @type {import('./server-process.js').BenchServer} */ (servers[0]);
       const agentServer = /** @type {import('./server-process.js').BenchServer} */ (servers.at(-1));
       const join = await agentServer.joinToken();
-      const agent = startChild(
-        AGENT,
-        [
-          ...['--url', agentServer.url, '--join', join, '--name', 'bench-lone'],
-          ...['--mode', 'lone', '--max', '50', '--wait-ms', '25000'],
-        ],
-        { label: 'agent(lone)' },
-      );
+      const agent = await startLoneAgent(agentKind, agentServer.url, join);
       /** @type {import('./children.js').Child | null} */
       let sub = null;
+      let stopped = false;
       try {
-        await agent.next('ready');
-        agent.send('go');
         // The submitter warms up as soon as it starts, against the agent's long poll.
         sub = startChild(
           SUBMITTER,
@@ -197,13 +250,13 @@ export async function loneCase(store, s, opts, { servers: count = 1, capSec = 0 
         const serverCpuSec = w.serverCpuSec + othersCpu.reduce((a, b) => a + b, 0);
         await submitter.exited;
         const agentRss = peakRssMiB(agent.pid);
-        agent.send('stop');
-        const agentResult = await agent.next('result');
+        stopped = true;
+        const ran = await agent.stop();
         const counts = await server.counts();
         /** @type {number[]} */
         const lat = w.value.latenciesMs;
         const total = lat.length + w.value.warmed;
-        check(agentResult.jobs === total, `agent ran ${agentResult.jobs} jobs, expected ${total}`);
+        check(ran === null || ran === total, `agent ran ${ran} jobs, expected ${total}`);
         check(counts.succeeded === total, `succeeded ${counts.succeeded}, expected ${total}`);
         check(lat.length > 0, 'no job timed');
         const clientCpuSec = w.value.cpuSec + agentCpuSec;
@@ -228,7 +281,7 @@ export async function loneCase(store, s, opts, { servers: count = 1, capSec = 0 
           checks: `${counts.succeeded} succeeded`,
         };
       } finally {
-        await agent.stop(5_000);
+        if (!stopped) await agent.stop().catch(() => null);
         await sub?.stop(5_000);
       }
     },

@@ -64,5 +64,6 @@ export const CEILINGS = {
   'process-2': { jobsPerSec: PROTOTYPE.process2JobsPerSec },
   'process-sim-1': { jobsPerSec: PROTOTYPE.process1JobsPerSec },
   'process-sim-2': { jobsPerSec: PROTOTYPE.process2JobsPerSec },
-  'lone-latency': { p50Ms: PROTOTYPE.loneP50Ms, p99Ms: PROTOTYPE.loneP99Ms },
+  // The prototype's worker answered each job at once, as the simulated agent does.
+  'lone-sim': { p50Ms: PROTOTYPE.loneP50Ms, p99Ms: PROTOTYPE.loneP99Ms },
 };

@@ -32,6 +32,7 @@ const GROUP_TITLES = {
   'process-1': 'processing, 1 agent / worker',
   'process-2': 'processing, 2 agents',
   'lone-latency': 'lone-job latency',
+  'lone-sim': 'lone-job latency, simulated agent',
   'servers-process': 'processing, servers on one PostgreSQL',
   'servers-lone': 'lone-job latency, servers on one PostgreSQL',
   'process-sim-1': 'processing, 1 simulated agent',
@@ -43,6 +44,7 @@ const GROUP_TITLES = {
 /** @type {Record<string, string[]>} */
 const GROUP_METRICS = {
   'lone-latency': ['p50Ms', 'p95Ms', 'p99Ms'],
+  'lone-sim': ['p50Ms', 'p95Ms', 'p99Ms'],
   'servers-lone': ['p50Ms', 'p95Ms', 'p99Ms', 'timed'],
   'claim-depth': ['p50Ms', 'p99Ms', 'rssQueuedMiB'],
   'shell-overhead': ['p50Ms', 'meanMs', 'bareP50Ms', 'bareMeanMs', 'ratioP50', 'ratioMean'],

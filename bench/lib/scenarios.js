@@ -81,10 +81,18 @@ export function buildCases(mode) {
   for (const servers of m.multi.servers) {
     const s = m.multi.lone;
     const where = servers > 1 ? `submit to server 1, agent on server ${servers}` : '1 server';
-    const size = `${k(s.n)} sequential (≤ ${m.multi.capSec} s), ${k(s.warmup)} warm-up; ${where}`;
+    const size = `${k(s.n)} sequential (≤ ${m.multi.capSec} s), ${k(s.warmup)} warm-up, simulated agent; ${where}`;
     add(`servers-lone`, `${k(s.n)}-${servers}`, OFFLOAD_POSTGRES, size, (o) =>
-      loneCase('postgres', s, o, { servers, capSec: m.multi.capSec }),
+      loneCase('postgres', s, o, { servers, capSec: m.multi.capSec, agent: 'sim' }),
     );
+  }
+  for (const s of m.lone) {
+    for (const sys of offloads) {
+      const size = `${k(s.n)} sequential, ${k(s.warmup)} warm-up, 1 simulated agent`;
+      add('lone-sim', `${k(s.warmup)}-warm`, sys, size, (o) =>
+        loneCase(store(sys), s, o, { agent: 'sim' }),
+      );
+    }
   }
   for (const agents of [1, 2]) {
     for (const sys of offloads) {

@@ -30,8 +30,8 @@ import { redisUnavailable } from './redis.js';
  */
 
 /**
- * offload: a server (bench/server.js) per case, the real agent for processing, simulated
- * agents and submitters elsewhere.
+ * offload: a server (bench/server.js) per case; the real agent (a no-op task) for processing
+ * and the lone job, as the anchors use their real workers; submitters in their own process.
  * @param {'sqlite' | 'postgres'} store
  * @returns {System}
  */
