@@ -28,6 +28,18 @@ interface Parked {
   release: (reason: WakeReason) => void;
 }
 
+/**
+ * A claim looking at the store (between its decision that nothing fits and its park). A
+ * wake-up meant for its agent in that window is kept here, and the claim looks again (work)
+ * or returns (a poke, or shutdown) instead of parking through it. On PostgreSQL the window is
+ * a round trip or more, and a job committed and announced in it waited out the agent's whole
+ * long poll: 1,000 lone jobs had a p50 of ~13 ms, a p99 of ~33 ms and a mean of ~30 ms.
+ */
+interface Looking {
+  agentId: string;
+  missed: WakeReason | null;
+}
+
 export type WakeReason = 'work' | 'poke' | 'timeout';
 
 /** How long a cached agent record is trusted before it is read again (another server may have drained it). */
@@ -46,6 +58,7 @@ export class Dispatcher {
   private classesStale = true;
   private readonly agents = new Map<string, AgentEntry>();
   private readonly parked = new Set<Parked>();
+  private readonly looking = new Set<Looking>();
   private paused = new Set<string>();
   /** Bumped by each agentChanged: a store read of an agent that overlapped one is stale. */
   private changes = 0;
@@ -164,8 +177,7 @@ export class Dispatcher {
         });
     }
     if (queued) this.wake(queued);
-    if (freed && this.parked.size > 0)
-      for (const p of this.parked) if (freed.has(p.agentId)) p.release('work');
+    if (freed) this.signal((id) => freed.has(id), 'work');
   }
 
   /**
@@ -174,7 +186,7 @@ export class Dispatcher {
    * read the new classes first.
    */
   async wakeForClasses(ids: readonly number[]): Promise<void> {
-    if (this.parked.size === 0 || ids.length === 0) return;
+    if (!this.anyoneWaits() || ids.length === 0) return;
     if (ids.some((id) => !this.classes.has(id))) await this.refreshClasses();
     const classes: JobClass[] = [];
     for (const id of ids) {
@@ -229,11 +241,8 @@ export class Dispatcher {
         } else if (touched?.has(id)) poked.add(agentId);
       }
     }
-    if (this.parked.size === 0) return;
-    for (const p of this.parked) {
-      if (poked.has(p.agentId)) p.release('poke');
-      else if (freed.has(p.agentId)) p.release('work');
-    }
+    this.signal((id) => poked.has(id), 'poke');
+    this.signal((id) => freed.has(id), 'work');
   }
 
   /** Reads the paused queues again (another server paused or resumed one); wakes all when one resumed. */
@@ -294,10 +303,20 @@ export class Dispatcher {
       // The record as this server knows it now: a drain that returned after the caller read
       // the agent must stop this claim.
       agent = this.agents.get(agent.id)?.agent ?? agent;
-      const { jobs, graced } = await this.tryClaim(agent, max);
+      const look: Looking = { agentId: agent.id, missed: null };
+      this.looking.add(look);
+      let found;
+      try {
+        found = await this.tryClaim(agent, max);
+      } finally {
+        this.looking.delete(look);
+      }
+      const { jobs, graced } = found;
       if (jobs.length > 0) return { jobs, reason: 'work' };
+      if (look.missed === 'poke' || look.missed === 'timeout') return { jobs, reason: look.missed };
       const remaining = deadline - performance.now();
       if (remaining <= 0) return { jobs, reason: 'timeout' };
+      if (look.missed === 'work') continue; // work came while it looked: look again
       // Graced work becomes claimable when its grace ends, without a new submit: look again then.
       const reason = await this.park(
         agent.id,
@@ -314,12 +333,23 @@ export class Dispatcher {
 
   /** Releases a parked claim of this agent (a cancel or drain to deliver). */
   poke(agentId: string): void {
-    for (const p of this.parked) if (p.agentId === agentId) p.release('poke');
+    this.signal((id) => id === agentId, 'poke');
   }
 
   /** Releases every parked claim (shutdown, queue resume). */
   wakeAll(reason: WakeReason = 'work'): void {
-    for (const p of this.parked) p.release(reason);
+    this.signal(() => true, reason);
+  }
+
+  /** Whether a claim is parked or looking: otherwise no wake-up has anyone to reach. */
+  private anyoneWaits(): boolean {
+    return this.parked.size > 0 || this.looking.size > 0;
+  }
+
+  /** Releases the parked claims of the matching agents, and tells those looking right now. */
+  private signal(matches: (agentId: string) => boolean, reason: WakeReason): void {
+    for (const p of this.parked) if (matches(p.agentId)) p.release(reason);
+    for (const l of this.looking) if (l.missed !== 'poke' && matches(l.agentId)) l.missed = reason;
   }
 
   get parkedCount(): number {
@@ -372,20 +402,15 @@ export class Dispatcher {
   }
 
   private wake(classes: readonly JobClass[]): void {
-    if (this.parked.size === 0) return;
+    if (!this.anyoneWaits()) return;
     const distinct = new Map<string, JobClass>();
     for (const c of classes) if (!this.paused.has(c.queue)) distinct.set(JSON.stringify(c), c);
-    for (const p of this.parked) {
-      const entry = this.agents.get(p.agentId);
-      if (!entry) continue;
-      if (entry.agent.state !== 'online') continue;
-      for (const c of distinct.values()) {
-        if (agentAccepts(entry.agent, c)) {
-          p.release('work');
-          break;
-        }
-      }
-    }
+    this.signal((agentId) => {
+      const entry = this.agents.get(agentId);
+      if (!entry || entry.agent.state !== 'online') return false;
+      for (const c of distinct.values()) if (agentAccepts(entry.agent, c)) return true;
+      return false;
+    }, 'work');
   }
 
   /**
