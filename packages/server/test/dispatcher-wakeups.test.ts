@@ -120,4 +120,16 @@ describe('dispatcher wake-ups', () => {
     release!();
     expect(await claim).toEqual({ jobs: [], reason: 'poke' });
   });
+
+  it('a poke between reading what to deliver and claiming ends the claim at once', async () => {
+    const dispatcher = new Dispatcher(store, systemClock, { tierGraceMs: 0 });
+    await dispatcher.init();
+    const agent = await onlineAgent(dispatcher);
+    const mark = dispatcher.pokeMark(agent.id); // the sync handler, before leasesToCancel
+    dispatcher.poke(agent.id); // a cancel requested after that read
+    expect(await dispatcher.claim(agent, 1, 3_000, undefined, mark)).toEqual({
+      jobs: [],
+      reason: 'poke',
+    });
+  });
 });

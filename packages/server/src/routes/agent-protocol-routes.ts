@@ -168,6 +168,9 @@ export function agentProtocolRoutes(app: App, s: Services): void {
       let agent = await seen(await liveAgent(principal.agentId));
       const body = request.body;
       const acks = body.completions?.length ? await s.jobs.complete(agent, body.completions) : [];
+      // Marked before the read: a cancel requested after it pokes, and the claim below then
+      // returns at once to deliver it, even when the poke came before the claim began.
+      const pokedSince = s.dispatcher.pokeMark(agent.id);
       let cancel = await s.store.leasesToCancel({ agentId: agent.id });
       let claimed: ClaimedAttempt[] = [];
       // A draining agent parks too (it is handed nothing) so that a resume releases it at once.
@@ -186,7 +189,7 @@ export function agentProtocolRoutes(app: App, s: Services): void {
         };
         reply.raw.once('close', hungUp);
         const result = await s.dispatcher
-          .claim(agent, body.max, waitMs, gone.signal)
+          .claim(agent, body.max, waitMs, gone.signal, pokedSince)
           .finally(() => reply.raw.off('close', hungUp));
         claimed = result.jobs;
         if (result.reason === 'poke') {

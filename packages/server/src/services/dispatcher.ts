@@ -59,6 +59,8 @@ export class Dispatcher {
   private readonly agents = new Map<string, AgentEntry>();
   private readonly parked = new Set<Parked>();
   private readonly looking = new Set<Looking>();
+  /** Pokes per agent, counted: a caller that read the agent's cancels before claiming can tell whether one came since. */
+  private readonly pokes = new Map<string, number>();
   private paused = new Set<string>();
   /** Bumped by each agentChanged: a store read of an agent that overlapped one is stale. */
   private changes = 0;
@@ -241,7 +243,7 @@ export class Dispatcher {
         } else if (touched?.has(id)) poked.add(agentId);
       }
     }
-    this.signal((id) => poked.has(id), 'poke');
+    for (const id of poked) this.poke(id);
     this.signal((id) => freed.has(id), 'work');
   }
 
@@ -296,10 +298,17 @@ export class Dispatcher {
     waitMs: number,
     /** Aborted when the agent hung up: claiming for it then would strand jobs until the lease runs out. */
     gone?: AbortSignal,
+    /**
+     * pokeMark() taken before the caller read what to deliver (cancels): a poke since then
+     * ends the claim at once, even one that came before the claim began.
+     */
+    pokedSince?: number,
   ): Promise<{ jobs: ClaimedAttempt[]; reason: WakeReason }> {
     const deadline = performance.now() + waitMs;
     for (;;) {
       if (gone?.aborted) return { jobs: [], reason: 'timeout' };
+      if (pokedSince !== undefined && this.pokeMark(agent.id) !== pokedSince)
+        return { jobs: [], reason: 'poke' };
       // The record as this server knows it now: a drain that returned after the caller read
       // the agent must stop this claim.
       agent = this.agents.get(agent.id)?.agent ?? agent;
@@ -333,7 +342,13 @@ export class Dispatcher {
 
   /** Releases a parked claim of this agent (a cancel or drain to deliver). */
   poke(agentId: string): void {
+    this.pokes.set(agentId, this.pokeMark(agentId) + 1);
     this.signal((id) => id === agentId, 'poke');
+  }
+
+  /** How many times the agent was poked: see claim's `pokedSince`. */
+  pokeMark(agentId: string): number {
+    return this.pokes.get(agentId) ?? 0;
   }
 
   /** Releases every parked claim (shutdown, queue resume). */
