@@ -66,24 +66,31 @@ async function onlineAgent(dispatcher: Dispatcher): Promise<AgentRecord> {
   return agent;
 }
 
+/**
+ * A dispatcher, an online agent and one class whose only job it has taken: a claim then
+ * asks the store which classes have work (the answer holdNextAnswer can hold back).
+ */
+async function aClassWithNothingQueued(): Promise<{ dispatcher: Dispatcher; agent: AgentRecord }> {
+  const dispatcher = new Dispatcher(store, systemClock, { tierGraceMs: 0 });
+  await dispatcher.init();
+  const agent = await onlineAgent(dispatcher);
+  await store.jobsSubmit({
+    jobs: [createJobRecord({ command: ['true'] }, { id: 'job_first', now: Date.now() })],
+  });
+  dispatcher.classesMayHaveChanged();
+  const taken = await store.jobsClaim({
+    agent,
+    max: 1,
+    classes: [{ classId: 1, queuedBefore: null }],
+    now: Date.now(),
+  });
+  expect(taken.map((c) => c.job.id)).toEqual(['job_first']);
+  return { dispatcher, agent };
+}
+
 describe('dispatcher wake-ups', () => {
   it('a job queued while a claim looks is claimed, not slept through', async () => {
-    const dispatcher = new Dispatcher(store, systemClock, { tierGraceMs: 0 });
-    await dispatcher.init();
-    const agent = await onlineAgent(dispatcher);
-    // A first job creates the class, so the claim below asks which classes have work.
-    const [first] = await store.jobsSubmit({
-      jobs: [createJobRecord({ command: ['true'] }, { id: 'job_first', now: Date.now() })],
-    });
-    dispatcher.classesMayHaveChanged();
-    await store.jobsClaim({
-      agent,
-      max: 1,
-      classes: [{ classId: 1, queuedBefore: null }],
-      now: Date.now(),
-    });
-    expect(first!.job.id).toBe('job_first');
-
+    const { dispatcher, agent } = await aClassWithNothingQueued();
     holdNextAnswer();
     const claim = dispatcher.claim(agent, 1, 3_000);
     await new Promise((r) => setTimeout(r, 50)); // the claim has read: nothing queued
@@ -99,19 +106,7 @@ describe('dispatcher wake-ups', () => {
   });
 
   it('a poke (a cancel or drain to deliver) while a claim looks ends the claim at once', async () => {
-    const dispatcher = new Dispatcher(store, systemClock, { tierGraceMs: 0 });
-    await dispatcher.init();
-    const agent = await onlineAgent(dispatcher);
-    await store.jobsSubmit({
-      jobs: [createJobRecord({ command: ['true'] }, { id: 'job_class', now: Date.now() })],
-    });
-    dispatcher.classesMayHaveChanged();
-    await store.jobsClaim({
-      agent,
-      max: 1,
-      classes: [{ classId: 1, queuedBefore: null }],
-      now: Date.now(),
-    });
+    const { dispatcher, agent } = await aClassWithNothingQueued();
     holdNextAnswer();
     const claim = dispatcher.claim(agent, 1, 3_000);
     await new Promise((r) => setTimeout(r, 50));
