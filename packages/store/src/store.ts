@@ -58,7 +58,7 @@ export interface Store {
    * used is not stored; its entry in the result is the existing job with `created: false`.
    * Results are in input order.
    */
-  jobsSubmit(p: { jobs: JobRecord[] }): Promise<Array<{ job: JobRecord; created: boolean }>>;
+  jobsSubmit(p: { jobs: JobRecord[] }): Promise<SubmitResult[]>;
 
   jobGet(p: { id: string }): Promise<JobRecord | null>;
 
@@ -89,12 +89,18 @@ export interface Store {
    * (a claim on PostgreSQL can wait for a pool connection while a drain and a submit go by).
    * An agent the store does not hold is the caller's to vouch for.
    */
-  jobsClaim(p: {
-    agent: AgentRecord;
-    max: number;
-    classes: ReadonlyArray<{ classId: number; queuedBefore: number | null }>;
-    now: number;
-  }): Promise<ClaimedAttempt[]>;
+  jobsClaim(p: ClaimRequest): Promise<ClaimedAttempt[]>;
+
+  /**
+   * jobsSubmit, then jobsClaim for `claim.agent`, in one transaction: the hand-off of new
+   * work to an agent that waits for it. Both parts keep their own rules (the claim takes the
+   * head of its classes, which may be older jobs than these); what one of them refuses
+   * rolls back both. One commit instead of two on the lone job's path.
+   */
+  jobsSubmitAndClaim(p: {
+    jobs: JobRecord[];
+    claim: ClaimRequest;
+  }): Promise<{ submitted: SubmitResult[]; claimed: ClaimedAttempt[] }>;
 
   /**
    * Applies attempt outcomes reported by `agentId`, in one transaction. Each is applied only
@@ -276,6 +282,20 @@ export interface JobListParams {
 }
 
 /** One claim result: the job as now running, and the payload text as stored (handed to the agent verbatim). */
+/** One entry of jobsSubmit's result: the stored job, or the existing one for a repeated idempotency key. */
+export interface SubmitResult {
+  job: JobRecord;
+  created: boolean;
+}
+
+/** What jobsClaim is asked: see there. */
+export interface ClaimRequest {
+  agent: AgentRecord;
+  max: number;
+  classes: ReadonlyArray<{ classId: number; queuedBefore: number | null }>;
+  now: number;
+}
+
 export interface ClaimedAttempt {
   job: JobRecord;
   payloadJson: string;

@@ -13,8 +13,9 @@ import { PRIORITIES } from '@offload/protocol';
 import { randomUUID } from 'node:crypto';
 import { JOB_COLUMNS, type StoredJob } from '../shared/job-rows.js';
 import { mayClaim } from '../shared/claim-rules.js';
-import type { ClaimedAttempt, Store } from '../store.js';
+import type { ClaimedAttempt, ClaimRequest, Store } from '../store.js';
 import type { PgContext, PgTx } from './postgres-context.js';
+import { submitWithin } from './postgres-jobs.js';
 import { ADVISORY_NAMESPACE } from './postgres-migrations.js';
 
 /**
@@ -120,7 +121,7 @@ const byClaimOrder = (
   b: { priority: number; queuedAt: number; seq: number },
 ): number => a.priority - b.priority || a.queuedAt - b.queuedAt || a.seq - b.seq;
 
-export function createPgClaim(ctx: PgContext): Pick<Store, 'jobsClaim'> {
+export function createPgClaim(ctx: PgContext): Pick<Store, 'jobsClaim' | 'jobsSubmitAndClaim'> {
   /** The ranges worth reading for `need` more jobs with `free` left, or null if none. */
   const rangesFor = (
     agent: AgentRecord,
@@ -160,73 +161,90 @@ export function createPgClaim(ctx: PgContext): Pick<Store, 'jobsClaim'> {
         ctx.pool,
         classes.map((c) => c.classId),
       );
+      return ctx.tx((t) => claimWithin(t, { agent, max, classes, now }));
+    },
+
+    async jobsSubmitAndClaim({ jobs, claim }) {
+      await ctx.classes.ensure(
+        ctx.pool,
+        claim.classes.map((c) => c.classId),
+      );
       return ctx.tx(async (t) => {
-        const [lock] = await t.rows<{ state: string | null }>(AGENT_CLAIM_LOCK_SQL, [
-          ADVISORY_NAMESPACE,
-          agent.id,
-        ]);
-        if (!mayClaim(lock?.state ?? null)) return [];
-        const running = await t.rows<{ class_id: number; gpus: string }>(RESERVATIONS_SQL, [
-          agent.id,
-        ]);
-        await ctx.classes.ensure(
-          t.client,
-          running.map((r) => r.class_id),
-        );
-        const reservations: Reservation[] = running.map((r) => {
-          const req = ctx.classes.get(r.class_id).requires;
-          return { cpu: req.cpu, memoryMb: req.memoryMb, gpus: JSON.parse(r.gpus) as number[] };
-        });
-        const free = freeResources(agent, reservations);
-        const want = Math.min(max, free.slots);
-        if (want <= 0) return [];
-        const out: ClaimedAttempt[] = [];
-        const take = (rows: StoredJob[]): void => takeGreedy(t, agent, free, want, rows, out, now);
-
-        const first = rangesFor(agent, classes, free, want);
-        if (first === null) return [];
-        if (first[0].length === 1) {
-          take(await t.jobs(CLAIM_ONE_RANGE_SQL, first));
-          return out;
-        }
-
-        const tried: number[] = [];
-        // Rows passed over: chosen but lost to other claims, and — when the rounds ran out
-        // with room left — the heads last seen queued and not chosen. Their classes go in
-        // this commit's notification, as if they had gained jobs: the other claims may give
-        // up too (claimers that peek the same heads lose in lockstep: at worst, of twenty
-        // wanting one job each, four rounds serve four) or roll back, and then nothing else
-        // would wake the agents parked on other servers while the jobs stay queued. When
-        // the rows were in fact taken, the cost is a classesWithQueued per agent parked
-        // there for those classes.
-        const passed: Head[] = [];
-        let heads: Head[] = [];
-        let crowded = false; // the last round lost rows: the rounds, not the work, ran out
-        for (let round = 0; round < MAX_ROUNDS && out.length < want; round++) {
-          crowded = false;
-          const ranges = round === 0 ? first : rangesFor(agent, classes, free, want - out.length);
-          if (ranges === null) break;
-          heads = await t.rows<Head>(CLAIM_PEEK_SQL, [...ranges, tried]);
-          const chosen = choose(agent, free, want - out.length, heads);
-          if (chosen.length === 0) break;
-          const locked = await t.jobs(CLAIM_LOCK_CHOSEN_SQL, [chosen]);
-          take(locked);
-          if (locked.length === chosen.length) break; // all it could take
-          crowded = true;
-          const got = new Set(locked.map((s) => s.seq));
-          const lost = new Set(chosen.filter((seq) => !got.has(seq)));
-          passed.push(...heads.filter((h) => lost.has(h.seq)));
-          tried.push(...chosen);
-        }
-        if (crowded && out.length < want) {
-          const seen = new Set(tried); // the last round's chosen are in it, lost or taken
-          passed.push(...heads.filter((h) => !seen.has(h.seq)));
-        }
-        for (const h of passed) t.changes.stillQueued(h.class_id);
-        return out;
+        const submitted = jobs.length === 0 ? [] : await submitWithin(ctx, t, jobs);
+        const claimed =
+          claim.max <= 0 || claim.classes.length === 0 ? [] : await claimWithin(t, claim);
+        return { submitted, claimed };
       });
     },
   };
+
+  /** jobsClaim's work, inside the caller's transaction (a claim alone, or after a submit). */
+  async function claimWithin(
+    t: PgTx,
+    { agent, max, classes, now }: ClaimRequest,
+  ): Promise<ClaimedAttempt[]> {
+    const [lock] = await t.rows<{ state: string | null }>(AGENT_CLAIM_LOCK_SQL, [
+      ADVISORY_NAMESPACE,
+      agent.id,
+    ]);
+    if (!mayClaim(lock?.state ?? null)) return [];
+    const running = await t.rows<{ class_id: number; gpus: string }>(RESERVATIONS_SQL, [agent.id]);
+    await ctx.classes.ensure(
+      t.client,
+      running.map((r) => r.class_id),
+    );
+    const reservations: Reservation[] = running.map((r) => {
+      const req = ctx.classes.get(r.class_id).requires;
+      return { cpu: req.cpu, memoryMb: req.memoryMb, gpus: JSON.parse(r.gpus) as number[] };
+    });
+    const free = freeResources(agent, reservations);
+    const want = Math.min(max, free.slots);
+    if (want <= 0) return [];
+    const out: ClaimedAttempt[] = [];
+    const take = (rows: StoredJob[]): void => takeGreedy(t, agent, free, want, rows, out, now);
+
+    const first = rangesFor(agent, classes, free, want);
+    if (first === null) return [];
+    if (first[0].length === 1) {
+      take(await t.jobs(CLAIM_ONE_RANGE_SQL, first));
+      return out;
+    }
+
+    const tried: number[] = [];
+    // Rows passed over: chosen but lost to other claims, and — when the rounds ran out
+    // with room left — the heads last seen queued and not chosen. Their classes go in
+    // this commit's notification, as if they had gained jobs: the other claims may give
+    // up too (claimers that peek the same heads lose in lockstep: at worst, of twenty
+    // wanting one job each, four rounds serve four) or roll back, and then nothing else
+    // would wake the agents parked on other servers while the jobs stay queued. When
+    // the rows were in fact taken, the cost is a classesWithQueued per agent parked
+    // there for those classes.
+    const passed: Head[] = [];
+    let heads: Head[] = [];
+    let crowded = false; // the last round lost rows: the rounds, not the work, ran out
+    for (let round = 0; round < MAX_ROUNDS && out.length < want; round++) {
+      crowded = false;
+      const ranges = round === 0 ? first : rangesFor(agent, classes, free, want - out.length);
+      if (ranges === null) break;
+      heads = await t.rows<Head>(CLAIM_PEEK_SQL, [...ranges, tried]);
+      const chosen = choose(agent, free, want - out.length, heads);
+      if (chosen.length === 0) break;
+      const locked = await t.jobs(CLAIM_LOCK_CHOSEN_SQL, [chosen]);
+      take(locked);
+      if (locked.length === chosen.length) break; // all it could take
+      crowded = true;
+      const got = new Set(locked.map((s) => s.seq));
+      const lost = new Set(chosen.filter((seq) => !got.has(seq)));
+      passed.push(...heads.filter((h) => lost.has(h.seq)));
+      tried.push(...chosen);
+    }
+    if (crowded && out.length < want) {
+      const seen = new Set(tried); // the last round's chosen are in it, lost or taken
+      passed.push(...heads.filter((h) => !seen.has(h.seq)));
+    }
+    for (const h of passed) t.changes.stillQueued(h.class_id);
+    return out;
+  }
 
   /**
    * The heads this agent would take, in claim order, while they fit: what to lock. Works

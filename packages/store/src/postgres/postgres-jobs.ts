@@ -1,6 +1,6 @@
 import { cancelJob, retryJob, type JobRecord } from '@offload/core';
 import { inIdOrder, JOB_COLUMNS, jobInsertParams } from '../shared/job-rows.js';
-import type { Store } from '../store.js';
+import type { Store, SubmitResult } from '../store.js';
 import type { PgContext, PgTx } from './postgres-context.js';
 import { columns, INSERT_JOBS_SQL, INSERT_WIDTH } from './postgres-rows.js';
 
@@ -38,69 +38,76 @@ const DELETE_TAGS_SQL =
   'DELETE FROM job_tags t USING unnest($1::text[], $2::text[], $3::bigint[]) AS u(key, value, job_seq) ' +
   'WHERE t.key = u.key AND t.value = u.value AND t.job_seq = u.job_seq';
 
+/** jobsSubmit's work, inside the caller's transaction (a submit alone, or a hand-off). */
+export async function submitWithin(
+  ctx: PgContext,
+  t: PgTx,
+  jobs: readonly JobRecord[],
+): Promise<SubmitResult[]> {
+  // The first job of the batch with a key stands for the later ones with that key.
+  const firstWithKey = new Map<string, number>();
+  const rows: unknown[][] = [];
+  const inserted: number[] = [];
+  const classOf = new Map<string, number>();
+  for (let i = 0; i < jobs.length; i++) {
+    const job = jobs[i]!;
+    if (job.idempotencyKey !== null) {
+      if (firstWithKey.has(job.idempotencyKey)) continue;
+      firstWithKey.set(job.idempotencyKey, i);
+    }
+    const classId = await ctx.classes.idFor(t.client, job, t.createdClasses);
+    classOf.set(job.id, classId);
+    // Kept as given: a claim hands this text to the agent without parse or stringify.
+    rows.push(jobInsertParams(job, classId, JSON.stringify(job.payload)));
+    inserted.push(i);
+  }
+  const stored = await t.rows<{ id: string; seq: number }>(
+    INSERT_JOBS_SQL,
+    columns(rows, INSERT_WIDTH),
+  );
+  const seqById = new Map(stored.map((r) => [r.id, r.seq]));
+
+  // Keys that were already taken: the existing jobs, read after the conflict resolved.
+  const taken = inserted
+    .map((i) => jobs[i]!)
+    .filter((j) => j.idempotencyKey !== null && !seqById.has(j.id))
+    .map((j) => j.idempotencyKey!);
+  const existing = new Map<string, JobRecord>();
+  if (taken.length > 0) {
+    for (const s of await t.jobs(BY_IDEMPOTENCY_SQL, [taken]))
+      existing.set(s.job.idempotencyKey!, s.job);
+  }
+
+  const tags: [string[], string[], number[]] = [[], [], []];
+  const out = jobs.map((job, i): { job: JobRecord; created: boolean } => {
+    const key = job.idempotencyKey;
+    if (key !== null && firstWithKey.get(key) !== i) {
+      const first = jobs[firstWithKey.get(key)!]!;
+      return { job: existing.get(key) ?? first, created: false };
+    }
+    const seq = seqById.get(job.id);
+    if (seq === undefined) {
+      const found = key === null ? undefined : existing.get(key);
+      if (found === undefined) throw new Error(`job ${job.id} was neither stored nor found`);
+      return { job: found, created: false };
+    }
+    for (const [k, v] of Object.entries(job.tags)) {
+      tags[0].push(k);
+      tags[1].push(v);
+      tags[2].push(seq);
+    }
+    t.created(job, classOf.get(job.id)!);
+    return { job, created: true };
+  });
+  if (tags[0].length > 0) await t.rows(INSERT_TAGS_SQL, tags);
+  return out;
+}
+
 export function createPgJobs(ctx: PgContext): JobMethods {
   return {
     async jobsSubmit({ jobs }) {
       if (jobs.length === 0) return [];
-      return ctx.tx(async (t) => {
-        // The first job of the batch with a key stands for the later ones with that key.
-        const firstWithKey = new Map<string, number>();
-        const rows: unknown[][] = [];
-        const inserted: number[] = [];
-        const classOf = new Map<string, number>();
-        for (let i = 0; i < jobs.length; i++) {
-          const job = jobs[i]!;
-          if (job.idempotencyKey !== null) {
-            if (firstWithKey.has(job.idempotencyKey)) continue;
-            firstWithKey.set(job.idempotencyKey, i);
-          }
-          const classId = await ctx.classes.idFor(t.client, job, t.createdClasses);
-          classOf.set(job.id, classId);
-          // Kept as given: a claim hands this text to the agent without parse or stringify.
-          rows.push(jobInsertParams(job, classId, JSON.stringify(job.payload)));
-          inserted.push(i);
-        }
-        const stored = await t.rows<{ id: string; seq: number }>(
-          INSERT_JOBS_SQL,
-          columns(rows, INSERT_WIDTH),
-        );
-        const seqById = new Map(stored.map((r) => [r.id, r.seq]));
-
-        // Keys that were already taken: the existing jobs, read after the conflict resolved.
-        const taken = inserted
-          .map((i) => jobs[i]!)
-          .filter((j) => j.idempotencyKey !== null && !seqById.has(j.id))
-          .map((j) => j.idempotencyKey!);
-        const existing = new Map<string, JobRecord>();
-        if (taken.length > 0) {
-          for (const s of await t.jobs(BY_IDEMPOTENCY_SQL, [taken]))
-            existing.set(s.job.idempotencyKey!, s.job);
-        }
-
-        const tags: [string[], string[], number[]] = [[], [], []];
-        const out = jobs.map((job, i): { job: JobRecord; created: boolean } => {
-          const key = job.idempotencyKey;
-          if (key !== null && firstWithKey.get(key) !== i) {
-            const first = jobs[firstWithKey.get(key)!]!;
-            return { job: existing.get(key) ?? first, created: false };
-          }
-          const seq = seqById.get(job.id);
-          if (seq === undefined) {
-            const found = key === null ? undefined : existing.get(key);
-            if (found === undefined) throw new Error(`job ${job.id} was neither stored nor found`);
-            return { job: found, created: false };
-          }
-          for (const [k, v] of Object.entries(job.tags)) {
-            tags[0].push(k);
-            tags[1].push(v);
-            tags[2].push(seq);
-          }
-          t.created(job, classOf.get(job.id)!);
-          return { job, created: true };
-        });
-        if (tags[0].length > 0) await t.rows(INSERT_TAGS_SQL, tags);
-        return out;
-      });
+      return ctx.tx((t) => submitWithin(ctx, t, jobs));
     },
 
     async jobGet({ id }) {

@@ -1,9 +1,10 @@
 import { claimJob, fitJob, reserve, type AgentRecord, type FreeResources } from '@offload/core';
 import { PRIORITIES } from '@offload/protocol';
 import { randomUUID } from 'node:crypto';
-import type { ClaimedAttempt, Store } from '../store.js';
-import type { SqliteContext } from './sqlite-context.js';
+import type { ClaimedAttempt, ClaimRequest, Store } from '../store.js';
+import type { SqliteContext, TxWriter } from './sqlite-context.js';
 import { mayClaim } from '../shared/claim-rules.js';
+import { submitWithin } from './sqlite-jobs.js';
 
 /**
  * What the agent's running attempts hold, as a count per class (counted here: a GROUP BY
@@ -63,107 +64,118 @@ function candidate(r: Omit<Candidate, 'classId'>, classId: number): Candidate {
   return { seq: r.seq, priority: r.priority, queued_at: r.queued_at, classId };
 }
 
-export function createSqliteClaim(ctx: SqliteContext): Pick<Store, 'jobsClaim'> {
-  /**
-   * Free resources from the running attempts' totals per class: the same arithmetic as
-   * core's freeResources over one reservation per running job, by multiplication.
-   */
-  const freeOf = (agent: AgentRecord): FreeResources => {
-    let cpu = agent.resources.cpu;
-    let memoryMb = agent.resources.memoryMb;
-    let running = 0;
-    const perClass = new Map<number, number>();
-    for (const c of ctx.stmt(RESERVATIONS_SQL).pluck().all(agent.id) as number[])
-      perClass.set(c, (perClass.get(c) ?? 0) + 1);
-    const used = new Set<number>();
-    for (const [classId, n] of perClass) {
-      const req = ctx.classes.get(classId).requires;
-      cpu -= req.cpu * n;
-      memoryMb -= req.memoryMb * n;
-      running += n;
-      if (req.gpus === 0) continue;
-      for (const g of ctx.stmt(RESERVED_GPUS_SQL).pluck().all(agent.id, classId) as string[])
-        for (const i of JSON.parse(g) as number[]) used.add(i);
-    }
-    return {
-      cpu,
-      memoryMb,
-      gpus: agent.resources.gpus.map((g) => g.index).filter((i) => !used.has(i)),
-      slots: agent.maxJobs - running,
-    };
-  };
-
+export function createSqliteClaim(
+  ctx: SqliteContext,
+): Pick<Store, 'jobsClaim' | 'jobsSubmitAndClaim'> {
   return {
-    async jobsClaim({ agent, max, classes, now }) {
-      if (max <= 0 || classes.length === 0) return [];
+    async jobsClaim(request) {
+      if (request.max <= 0 || request.classes.length === 0) return [];
+      return ctx.tx((w) => claimWithin(w, request));
+    },
+
+    async jobsSubmitAndClaim({ jobs, claim }) {
       return ctx.tx((w) => {
-        if (
-          !mayClaim((ctx.stmt(AGENT_STATE_SQL).pluck().get(agent.id) as string | undefined) ?? null)
-        )
-          return [];
-        // Free resources from the running attempts, inside the transaction: two claims for
-        // one agent see each other's reservations and cannot over-commit it.
-        const free = freeOf(agent);
-        const want = Math.min(max, free.slots);
-        if (want <= 0) return [];
-
-        const candidates: Candidate[] = [];
-        const seen = new Set<number>();
-        for (const { classId, queuedBefore } of classes) {
-          if (seen.has(classId)) continue;
-          seen.add(classId);
-          if ((ctx.queuedByClass.get(classId) ?? 0) <= 0) continue; // empty: no query at all
-          const requires = ctx.classes.get(classId).requires;
-          if (fitJob(agent, free, requires) === null) continue; // not even one would fit
-          if (queuedBefore === null) {
-            for (const r of ctx.stmt(CLAIM_HEAD_SQL).all(classId, want) as Candidate[])
-              candidates.push(candidate(r, classId));
-            continue;
-          }
-          let got = 0;
-          for (let p = 0; p < PRIORITIES.length && got < want; p++) {
-            const rows = ctx
-              .stmt(CLAIM_HEAD_BEFORE_SQL)
-              .all(classId, p, queuedBefore, want - got) as Candidate[];
-            for (const r of rows) candidates.push(candidate(r, classId));
-            got += rows.length;
-          }
-        }
-        if (candidates.length === 0) return [];
-        candidates.sort(
-          (a, b) => a.priority - b.priority || a.queued_at - b.queued_at || a.seq - b.seq,
-        );
-
-        // Greedy in claim order while jobs fit. Jobs of one class need the same, and free
-        // only shrinks, so once a class does not fit the rest of it is skipped.
-        const out: ClaimedAttempt[] = [];
-        const full = new Set<number>();
-        for (const c of candidates) {
-          if (out.length >= want) break;
-          if (full.has(c.classId)) continue;
-          const requires = ctx.classes.get(c.classId).requires;
-          const fit = fitJob(agent, free, requires);
-          if (fit === null) {
-            full.add(c.classId);
-            continue;
-          }
-          const stored = ctx.loadBySeq(c.seq);
-          if (stored === null || stored.job.state !== 'queued') continue;
-          reserve(free, requires, fit.gpus);
-          const job = w.transition(
-            stored,
-            claimJob(stored.job, {
-              leaseId: randomUUID(),
-              agentId: agent.id,
-              agentName: agent.name,
-              gpus: fit.gpus,
-              now,
-            }),
-          );
-          out.push({ job, payloadJson: stored.payloadJson });
-        }
-        return out;
+        const submitted = submitWithin(w, jobs);
+        return { submitted, claimed: claimWithin(w, claim) };
       });
     },
   };
+}
+
+/**
+ * Free resources from the running attempts' totals per class: the same arithmetic as
+ * core's freeResources over one reservation per running job, by multiplication.
+ */
+function freeOf(ctx: SqliteContext, agent: AgentRecord): FreeResources {
+  let cpu = agent.resources.cpu;
+  let memoryMb = agent.resources.memoryMb;
+  let running = 0;
+  const perClass = new Map<number, number>();
+  for (const c of ctx.stmt(RESERVATIONS_SQL).pluck().all(agent.id) as number[])
+    perClass.set(c, (perClass.get(c) ?? 0) + 1);
+  const used = new Set<number>();
+  for (const [classId, n] of perClass) {
+    const req = ctx.classes.get(classId).requires;
+    cpu -= req.cpu * n;
+    memoryMb -= req.memoryMb * n;
+    running += n;
+    if (req.gpus === 0) continue;
+    for (const g of ctx.stmt(RESERVED_GPUS_SQL).pluck().all(agent.id, classId) as string[])
+      for (const i of JSON.parse(g) as number[]) used.add(i);
+  }
+  return {
+    cpu,
+    memoryMb,
+    gpus: agent.resources.gpus.map((g) => g.index).filter((i) => !used.has(i)),
+    slots: agent.maxJobs - running,
+  };
+}
+
+/** jobsClaim's work, inside the caller's transaction (a claim alone, or after a submit). */
+function claimWithin(w: TxWriter, { agent, max, classes, now }: ClaimRequest): ClaimedAttempt[] {
+  const ctx = w.ctx;
+  if (max <= 0 || classes.length === 0) return [];
+  if (!mayClaim((ctx.stmt(AGENT_STATE_SQL).pluck().get(agent.id) as string | undefined) ?? null))
+    return [];
+  // Free resources from the running attempts, inside the transaction: two claims for
+  // one agent see each other's reservations and cannot over-commit it.
+  const free = freeOf(ctx, agent);
+  const want = Math.min(max, free.slots);
+  if (want <= 0) return [];
+
+  const candidates: Candidate[] = [];
+  const seen = new Set<number>();
+  for (const { classId, queuedBefore } of classes) {
+    if (seen.has(classId)) continue;
+    seen.add(classId);
+    // Empty: no query at all. Counted with this transaction's own inserts (a hand-off).
+    if ((ctx.queuedByClass.get(classId) ?? 0) + w.queuedDelta(classId) <= 0) continue;
+    const requires = ctx.classes.get(classId).requires;
+    if (fitJob(agent, free, requires) === null) continue; // not even one would fit
+    if (queuedBefore === null) {
+      for (const r of ctx.stmt(CLAIM_HEAD_SQL).all(classId, want) as Candidate[])
+        candidates.push(candidate(r, classId));
+      continue;
+    }
+    let got = 0;
+    for (let p = 0; p < PRIORITIES.length && got < want; p++) {
+      const rows = ctx
+        .stmt(CLAIM_HEAD_BEFORE_SQL)
+        .all(classId, p, queuedBefore, want - got) as Candidate[];
+      for (const r of rows) candidates.push(candidate(r, classId));
+      got += rows.length;
+    }
+  }
+  if (candidates.length === 0) return [];
+  candidates.sort((a, b) => a.priority - b.priority || a.queued_at - b.queued_at || a.seq - b.seq);
+
+  // Greedy in claim order while jobs fit. Jobs of one class need the same, and free
+  // only shrinks, so once a class does not fit the rest of it is skipped.
+  const out: ClaimedAttempt[] = [];
+  const full = new Set<number>();
+  for (const c of candidates) {
+    if (out.length >= want) break;
+    if (full.has(c.classId)) continue;
+    const requires = ctx.classes.get(c.classId).requires;
+    const fit = fitJob(agent, free, requires);
+    if (fit === null) {
+      full.add(c.classId);
+      continue;
+    }
+    const stored = ctx.loadBySeq(c.seq);
+    if (stored === null || stored.job.state !== 'queued') continue;
+    reserve(free, requires, fit.gpus);
+    const job = w.transition(
+      stored,
+      claimJob(stored.job, {
+        leaseId: randomUUID(),
+        agentId: agent.id,
+        agentName: agent.name,
+        gpus: fit.gpus,
+        now,
+      }),
+    );
+    out.push({ job, payloadJson: stored.payloadJson });
+  }
+  return out;
 }

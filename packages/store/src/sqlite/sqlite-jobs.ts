@@ -1,7 +1,7 @@
 import { cancelJob, retryJob, type JobRecord } from '@offload/core';
 import { inIdOrder } from '../shared/job-rows.js';
-import type { Store } from '../store.js';
-import type { SqliteContext } from './sqlite-context.js';
+import type { Store, SubmitResult } from '../store.js';
+import type { SqliteContext, TxWriter } from './sqlite-context.js';
 import { JOB_COLUMNS, type StoredJob } from './sqlite-rows.js';
 
 type JobMethods = Pick<
@@ -26,27 +26,30 @@ export const PURGE_SQL =
   `SELECT ${JOB_COLUMNS} FROM jobs INDEXED BY jobs_finished WHERE (state = 'succeeded' OR state = 'failed' OR state = 'canceled' OR state = 'expired') ` +
   'AND finished_at < ? ORDER BY finished_at LIMIT ?';
 
+/** jobsSubmit's work, inside the caller's transaction (a submit alone, or a hand-off). */
+export function submitWithin(w: TxWriter, jobs: readonly JobRecord[]): SubmitResult[] {
+  const out: SubmitResult[] = [];
+  for (const job of jobs) {
+    if (job.idempotencyKey !== null) {
+      // Also finds a job inserted earlier in this same batch: we are inside its transaction.
+      const existing = w.ctx.loadAll(
+        `SELECT ${JOB_COLUMNS} FROM jobs WHERE idempotency_key = ?`,
+        job.idempotencyKey,
+      )[0];
+      if (existing !== undefined) {
+        out.push({ job: existing.job, created: false });
+        continue;
+      }
+    }
+    out.push({ job: w.insertJob(job).job, created: true });
+  }
+  return out;
+}
+
 export function createSqliteJobs(ctx: SqliteContext): JobMethods {
   return {
     async jobsSubmit({ jobs }) {
-      return ctx.tx((w) => {
-        const out: Array<{ job: JobRecord; created: boolean }> = [];
-        for (const job of jobs) {
-          if (job.idempotencyKey !== null) {
-            // Also finds a job inserted earlier in this same batch: we are inside its transaction.
-            const existing = ctx.loadAll(
-              `SELECT ${JOB_COLUMNS} FROM jobs WHERE idempotency_key = ?`,
-              job.idempotencyKey,
-            )[0];
-            if (existing !== undefined) {
-              out.push({ job: existing.job, created: false });
-              continue;
-            }
-          }
-          out.push({ job: w.insertJob(job).job, created: true });
-        }
-        return out;
-      });
+      return ctx.tx((w) => submitWithin(w, jobs));
     },
 
     async jobGet({ id }) {

@@ -7,6 +7,7 @@ import { describeCancelRetryPurge } from './conformance-cancel.js';
 import { describeClaim } from './conformance-claim.js';
 import { describeClaimResources } from './conformance-claim-resources.js';
 import { describeCredentials } from './conformance-credentials.js';
+import { describeHandoff } from './conformance-handoff.js';
 import { describeJobsGet } from './conformance-jobs-get.js';
 import { describeList } from './conformance-list.js';
 import { describeLogs } from './conformance-logs.js';
@@ -48,6 +49,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
     describeList(s);
     describeClaim(s);
     describeClaimResources(s);
+    describeHandoff(s);
     describeAttempts(s);
     describeAttemptHistory(s);
     describeCancelRetryPurge(s);
