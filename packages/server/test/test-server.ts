@@ -92,13 +92,15 @@ export async function createTestServer(
     store?: Store;
     /** The admin credential's id: servers sharing one store need one each. */
     adminId?: string;
+    /** Puts something between the server and its store (a proxy that counts or fails calls). */
+    wrapStore?: (store: Store) => Store;
   } = {},
 ): Promise<TestServer> {
   const dir = mkdtempSync(path.join(tmpdir(), 'offload-test-'));
   const opened = options.store
     ? { store: options.store, kind: kindOf(options.store), close: async () => undefined }
     : await openStoreFor(testStore, dir);
-  const { store } = opened;
+  const store = options.wrapStore ? options.wrapStore(opened.store) : opened.store;
   const clock = createManualClock(Date.now());
   const resolved = resolveServerConfig(
     { dataDir: dir, leaseTimeoutMs: 5_000, tierGraceMs: 0, ...config },

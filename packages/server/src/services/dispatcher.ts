@@ -1,6 +1,8 @@
 import {
   agentAccepts,
   freeResources,
+  jobClassKey,
+  jobClassOf,
   tierCutoff,
   type AgentRecord,
   type Clock,
@@ -9,7 +11,7 @@ import {
   type PeerAgent,
   type Reservation,
 } from '@offload/core';
-import type { ClaimedAttempt, Store } from '@offload/store';
+import type { ClaimedAttempt, ClaimRequest, Store } from '@offload/store';
 
 interface AgentEntry {
   agent: AgentRecord;
@@ -25,7 +27,20 @@ interface AgentEntry {
 
 interface Parked {
   agentId: string;
+  max: number;
   release: (reason: WakeReason) => void;
+  /** Ends the wait for a hand-off: the claim then waits for the jobs the submit claims for it. */
+  handOff: () => (jobs: ClaimedAttempt[]) => void;
+}
+
+/**
+ * New jobs to hand to a parked claim in the submit's own transaction (Store
+ * jobsSubmitAndClaim): one commit, not two, and no wake-up round through the dispatcher.
+ * `deliver` must be called exactly once, with what the store claimed (none when it failed).
+ */
+export interface Handoff {
+  readonly request: ClaimRequest;
+  deliver(jobs: ClaimedAttempt[]): void;
 }
 
 /**
@@ -54,6 +69,8 @@ const AGENT_TTL_MS = 1_000;
  */
 export class Dispatcher {
   private readonly classes = new Map<number, JobClass>();
+  /** Class ids by jobClassKey: which known class a new job is of (hand-offs). */
+  private readonly classIds = new Map<string, number>();
   private lastClassId = 0;
   private classesStale = true;
   private readonly agents = new Map<string, AgentEntry>();
@@ -327,17 +344,65 @@ export class Dispatcher {
       if (remaining <= 0) return { jobs, reason: 'timeout' };
       if (look.missed === 'work') continue; // work came while it looked: look again
       // Graced work becomes claimable when its grace ends, without a new submit: look again then.
-      const reason = await this.park(
+      const woke = await this.park(
         agent.id,
+        max,
         graced ? Math.min(remaining, this.options.tierGraceMs) : remaining,
         gone,
       );
-      if (reason === 'poke') return { jobs: [], reason };
-      if (reason === 'timeout' && !graced) return { jobs: [], reason };
+      if (Array.isArray(woke)) {
+        // Handed jobs by a submit; none if the store had nothing for it after all: look again.
+        if (woke.length > 0) return { jobs: woke, reason: 'work' };
+      } else if (woke === 'poke') return { jobs: [], reason: woke };
+      else if (woke === 'timeout' && !graced) return { jobs: [], reason: woke };
       const fresh = await this.agent(agent.id);
       if (!fresh || fresh.state !== 'online') return { jobs: [], reason: 'poke' };
       agent = fresh;
     }
+  }
+
+  /**
+   * A parked claim that could take some of these new jobs at once, taken out of the parked
+   * set for the submit to claim for it in its own transaction; null when none fits. Only
+   * for classes this server knows (a new class goes the usual way, by a wake-up), queued
+   * now, in an unpaused queue, and without tier grace (a class a higher tier may take first
+   * waits for its claim as usual).
+   */
+  handoff(jobs: readonly JobRecord[]): Handoff | null {
+    if (this.parked.size === 0) return null;
+    const ids = new Set<number>();
+    for (const job of jobs) {
+      if (job.state !== 'queued' || this.paused.has(job.queue)) continue;
+      const id = this.classIds.get(jobClassKey(jobClassOf(job)));
+      if (id !== undefined) ids.add(id);
+    }
+    if (ids.size === 0) return null;
+    const now = this.clock.now();
+    for (const p of this.parked) {
+      const entry = this.agents.get(p.agentId);
+      if (!entry || entry.agent.state !== 'online') continue;
+      const classes: Array<{ classId: number; queuedBefore: null }> = [];
+      for (const id of this.acceptedClasses(entry)) {
+        if (!ids.has(id)) continue;
+        const c = this.classes.get(id)!;
+        if (
+          tierCutoff(entry.agent, c, this.peers(entry.agent), now, this.options.tierGraceMs) !==
+          null
+        )
+          continue;
+        classes.push({ classId: id, queuedBefore: null });
+      }
+      if (classes.length === 0) continue;
+      const resume = p.handOff();
+      return {
+        request: { agent: entry.agent, max: p.max, classes, now },
+        deliver: (claimed) => {
+          for (const c of claimed) entry.running.set(c.job.id, reservationOf(c.job));
+          resume(claimed);
+        },
+      };
+    }
+    return null;
   }
 
   /** Releases a parked claim of this agent (a cancel or drain to deliver). */
@@ -398,16 +463,30 @@ export class Dispatcher {
     return { jobs, graced };
   }
 
-  private park(agentId: string, ms: number, gone?: AbortSignal): Promise<WakeReason> {
+  /** Waits for a wake-up (its reason) or a hand-off (the jobs claimed for it). */
+  private park(
+    agentId: string,
+    max: number,
+    ms: number,
+    gone?: AbortSignal,
+  ): Promise<WakeReason | ClaimedAttempt[]> {
     return new Promise((resolve) => {
       const onGone = () => parked.release('timeout');
+      const detach = () => {
+        clearTimeout(timer);
+        gone?.removeEventListener('abort', onGone);
+        this.parked.delete(parked);
+      };
       const parked: Parked = {
         agentId,
+        max,
         release: (reason) => {
-          clearTimeout(timer);
-          gone?.removeEventListener('abort', onGone);
-          this.parked.delete(parked);
+          detach();
           resolve(reason);
+        },
+        handOff: () => {
+          detach();
+          return resolve;
         },
       };
       const timer = setTimeout(() => parked.release('timeout'), ms);
@@ -456,6 +535,7 @@ export class Dispatcher {
     this.classesStale = false;
     for (const { id, jobClass } of await this.store.classesList({ afterId: this.lastClassId })) {
       this.classes.set(id, jobClass);
+      this.classIds.set(jobClassKey(jobClass), id);
       if (id > this.lastClassId) this.lastClassId = id;
     }
   }

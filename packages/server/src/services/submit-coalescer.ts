@@ -1,7 +1,7 @@
 import type { JobRecord } from '@offload/core';
-import type { Store } from '@offload/store';
+import type { SubmitResult as StoredResult } from '@offload/store';
 
-type SubmitResult = Array<{ job: JobRecord; created: boolean }>;
+type SubmitResult = StoredResult[];
 
 interface Pending {
   jobs: JobRecord[];
@@ -21,7 +21,8 @@ export class SubmitCoalescer {
   private pending: Pending[] = [];
   private scheduled = false;
 
-  constructor(private readonly store: Store) {}
+  /** `store` writes one group of jobs in one transaction, all or none. */
+  constructor(private readonly store: (jobs: JobRecord[]) => Promise<SubmitResult>) {}
 
   submit(jobs: JobRecord[]): Promise<SubmitResult> {
     return new Promise((resolve, reject) => {
@@ -39,15 +40,14 @@ export class SubmitCoalescer {
     this.scheduled = false;
     if (batch.length === 1) {
       const only = batch[0]!;
-      await this.store.jobsSubmit({ jobs: only.jobs }).then(only.resolve, only.reject);
+      await this.store(only.jobs).then(only.resolve, only.reject);
       return;
     }
     let results: SubmitResult;
     try {
-      results = await this.store.jobsSubmit({ jobs: batch.flatMap((p) => p.jobs) });
+      results = await this.store(batch.flatMap((p) => p.jobs));
     } catch {
-      for (const p of batch)
-        await this.store.jobsSubmit({ jobs: p.jobs }).then(p.resolve, p.reject);
+      for (const p of batch) await this.store(p.jobs).then(p.resolve, p.reject);
       return;
     }
     let offset = 0;
