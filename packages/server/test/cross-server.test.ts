@@ -70,6 +70,19 @@ describeWithPostgres(env, 'two servers on one PostgreSQL schema', () => {
     expect(ms).toBeLessThan(WOKEN_WITHIN_MS);
   });
 
+  it('a class created on A while nothing waits on B is claimed through B later', async () => {
+    const agent = await b.registerAgent({
+      capabilities: ['task:z'],
+      resources: { cpu: 8, memoryMb: 16_384, gpus: [] },
+    });
+    const job = await a.submit({ task: 'z', requires: { cpu: 5 } }); // a class B has not seen
+    // B hears of it on its feed with no claim parked; a sync that waits for nothing finds it.
+    await vi.waitFor(async () => {
+      const { jobs } = await agent.sync({ waitMs: 0 });
+      expect(jobs.map((j) => j.id)).toEqual([job.id]);
+    }, SETTLE);
+  });
+
   it('?wait= on B is released by a completion on A, and /wait on A by one on B', async () => {
     const agentOnA = await a.registerAgent({ capabilities: ['task:x'] });
     const parked = await parkedSync(a, agentOnA);

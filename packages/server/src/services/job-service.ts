@@ -94,7 +94,6 @@ export class JobService {
     handoff?.deliver(claimed);
     const created = results.filter((r) => r.created).map((r) => r.job);
     if (created.length > 0) {
-      this.dispatcher.classesMayHaveChanged();
       this.stats.submitted(created);
       this.changed(created.map((job) => [job, null]));
     }

@@ -153,10 +153,7 @@ export class Maintenance implements DueTimer {
     const now = this.clock.now();
     for (;;) {
       const promoted = await this.store.jobsPromoteDue({ now, limit: BATCH });
-      if (promoted.length > 0) {
-        this.dispatcher.classesMayHaveChanged();
-        this.jobs.changed(promoted.map((j) => [j, 'scheduled']));
-      }
+      if (promoted.length > 0) this.jobs.changed(promoted.map((j) => [j, 'scheduled']));
       changed.push(...promoted);
       if (promoted.length < BATCH) break;
     }
