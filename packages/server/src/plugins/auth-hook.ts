@@ -24,28 +24,52 @@ declare module 'fastify' {
  */
 export function installAuth(app: FastifyInstance, auth: AuthService, rate: RateLimiter): void {
   app.decorateRequest('principal', null);
-  app.addHook('onRequest', async (request) => {
-    const rule = request.routeOptions.config.auth;
-    if (request.routeOptions.url === undefined) return; // 404: the not-found handler answers
-    if (!rule) throw new ApiError('FORBIDDEN', 'this route declares no access rule');
-    if ('public' in rule) return;
-    const principal = await auth.authenticate(request.headers.authorization);
-    authorize(principal, rule);
-    request.principal = principal;
-    // API keys are what scripts and users hold; the admin token and agents are not limited
-    // (an agent at full speed makes hundreds of requests a second by design).
-    if (principal.kind === 'api-key') {
-      const waitSec = rate.take(principal.credentialId, performance.now());
-      if (waitSec > 0) {
-        const retryAfterSec = Math.ceil(waitSec);
-        throw new ApiError(
-          'RATE_LIMITED',
-          `key "${principal.name}" is over its limit of requests per second (rateLimit); retry after ${retryAfterSec} s, or batch the requests`,
-          { details: { retryAfterSec } },
-        );
-      }
+  // Callback style, and the principal at once when its credential is cached: no promise per
+  // request on the hot path.
+  app.addHook('onRequest', (request, _reply, done) => {
+    try {
+      const rule = request.routeOptions.config.auth;
+      if (request.routeOptions.url === undefined) return done(); // 404: the not-found handler answers
+      if (!rule) throw new ApiError('FORBIDDEN', 'this route declares no access rule');
+      if ('public' in rule) return done();
+      const principal = auth.authenticate(request.headers.authorization);
+      if (!(principal instanceof Promise)) return done(admit(request, principal, rule));
+      principal.then(
+        (p) => done(admit(request, p, rule)),
+        (err: Error) => done(err),
+      );
+    } catch (err) {
+      done(err as Error);
     }
   });
+
+  /** Authorizes and rate-limits the caller; the error to answer with, if any. */
+  const admit = (
+    request: FastifyRequest,
+    principal: Principal,
+    rule: AuthRule,
+  ): Error | undefined => {
+    try {
+      authorize(principal, rule);
+      request.principal = principal;
+      // API keys are what scripts and users hold; the admin token and agents are not limited
+      // (an agent at full speed makes hundreds of requests a second by design).
+      if (principal.kind === 'api-key') {
+        const waitSec = rate.take(principal.credentialId, performance.now());
+        if (waitSec > 0) {
+          const retryAfterSec = Math.ceil(waitSec);
+          throw new ApiError(
+            'RATE_LIMITED',
+            `key "${principal.name}" is over its limit of requests per second (rateLimit); retry after ${retryAfterSec} s, or batch the requests`,
+            { details: { retryAfterSec } },
+          );
+        }
+      }
+      return undefined;
+    } catch (err) {
+      return err as Error;
+    }
+  };
 }
 
 /** The authenticated caller; routes with a non-public rule always have one. */
