@@ -39,6 +39,23 @@ export function jobClassKey(c: JobClass): string {
   ]);
 }
 
+/** Whether two classes are the same (what equal jobClassKeys say), without building the keys. */
+export function sameJobClass(a: JobClass, b: JobClass): boolean {
+  const x = a.requires;
+  const y = b.requires;
+  return (
+    a.queue === b.queue &&
+    a.targetAgent === b.targetAgent &&
+    a.pool === b.pool &&
+    x.cpu === y.cpu &&
+    x.memoryMb === y.memoryMb &&
+    x.gpus === y.gpus &&
+    x.gpuMemoryMb === y.gpuMemoryMb &&
+    x.capabilities.length === y.capabilities.length &&
+    x.capabilities.every((c, i) => c === y.capabilities[i])
+  );
+}
+
 const EPSILON = 1e-9;
 
 /**

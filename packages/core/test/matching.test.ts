@@ -5,10 +5,12 @@ import {
   jobClassKey,
   jobClassOf,
   reserve,
+  sameJobClass,
   type AgentRecord,
   type JobClass,
   type Reservation,
 } from '@offload/core';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { agent, classOfSubmit, jobClass, requirements, submit } from './fixtures.js';
 
@@ -302,5 +304,31 @@ describe('job classes', () => {
   it('all variants have distinct keys', () => {
     const keys = new Set([base, ...variants.map(([, c]) => c)].map(jobClassKey));
     expect(keys.size).toBe(variants.length + 1);
+  });
+});
+
+describe('sameJobClass', () => {
+  it('says what equal jobClassKeys say, for classes that differ in any one field', () => {
+    const arb: fc.Arbitrary<JobClass> = fc.record({
+      queue: fc.constantFrom('default', 'render'),
+      requires: fc.record({
+        capabilities: fc
+          .uniqueArray(fc.constantFrom('gpu', 'os:linux', 'task:x'), { maxLength: 3 })
+          .map((c) => c.sort()),
+        cpu: fc.constantFrom(0.5, 1, 2),
+        memoryMb: fc.constantFrom(0, 512),
+        gpus: fc.constantFrom(0, 1),
+        gpuMemoryMb: fc.constantFrom(0, 8_000),
+      }),
+      targetAgent: fc.constantFrom(null, 'pi'),
+      pool: fc.constantFrom(null, 'render'),
+    });
+    fc.assert(
+      fc.property(arb, arb, (a, b) => {
+        expect(sameJobClass(a, b)).toBe(jobClassKey(a) === jobClassKey(b));
+        expect(sameJobClass(a, structuredClone(a))).toBe(true);
+      }),
+      { numRuns: 2_000 },
+    );
   });
 });
