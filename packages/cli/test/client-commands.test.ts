@@ -187,6 +187,19 @@ describe('jobs', () => {
     expect(human.stdout).toMatch(/state:\s+failed/);
     expect(human.stdout).toMatch(/exit code:\s+3/);
 
+    const attempts = await cli(['attempts', job.id]);
+    expect(attempts.code).toBe(0);
+    const [head, ...ran] = attempts.stdout.trimEnd().split('\n');
+    expect(head).toMatch(/^ATTEMPT\s+AGENT\s+STARTED\s+RAN\s+OUTCOME\s+DETAIL$/);
+    expect(ran).toHaveLength(1);
+    expect(ran[0]).toMatch(
+      /^1\s+cli-test-agent\s+\S+\s+[\d.]+s\s+failed\s+EXIT_NONZERO: exit code 3$/,
+    );
+    const attemptsJson = await cli(['attempts', job.id, '--json']);
+    expect(JSON.parse(attemptsJson.stdout)).toMatchObject({
+      attempts: [{ attempt: 1, agent: { name: 'cli-test-agent' }, outcome: 'failed', exitCode: 3 }],
+    });
+
     const logs = await cli(['logs', job.id]);
     expect(logs.stdout).toContain('out\n');
     expect(logs.stdout).toContain('err\n');

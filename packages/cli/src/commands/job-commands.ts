@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
-import type { Job } from '@offload/protocol';
+import type { Attempt, Job } from '@offload/protocol';
 import type { CliIo } from '../cli-io.js';
 import { withClient } from './connection.js';
 import { age, json, table } from './format.js';
@@ -57,6 +57,18 @@ function jobDetail(job: Job): string {
     .concat('\n');
 }
 
+/** One attempt as a table row: how it ended, with its error, else its exit code or signal. */
+function attemptRow(a: Attempt): string[] {
+  const ran =
+    a.endedAt === undefined ? '-' : `${(Date.parse(a.endedAt) - Date.parse(a.startedAt)) / 1000}s`;
+  const detail = a.error
+    ? `${a.error.code}: ${a.error.message}`
+    : a.exitCode !== undefined
+      ? `exit ${a.exitCode}`
+      : (a.signal ?? '');
+  return [String(a.attempt), a.agent.name, a.startedAt, ran, a.outcome, detail];
+}
+
 export function jobCommands(io: CliIo, setExit: (code: number) => void): Command[] {
   const jobs = new Command('jobs')
     .description('List jobs, newest first.')
@@ -89,6 +101,20 @@ export function jobCommands(io: CliIo, setExit: (code: number) => void): Command
       await withClient(cmd, io, async (off) => {
         const job = await off.get(id);
         io.stdout(opts.json ? json(job) : jobDetail(job));
+      });
+    });
+
+  const attempts = new Command('attempts')
+    .description("List a job's attempts, oldest first: where each ran and how it ended.")
+    .argument('<job>', 'job id')
+    .option('--json', 'print the attempts as JSON')
+    .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
+      await withClient(cmd, io, async (off) => {
+        const list = await off.attempts(id);
+        if (opts.json) return io.stdout(json({ attempts: list }));
+        io.stdout(
+          table(['ATTEMPT', 'AGENT', 'STARTED', 'RAN', 'OUTCOME', 'DETAIL'], list.map(attemptRow)),
+        );
       });
     });
 
@@ -127,5 +153,5 @@ export function jobCommands(io: CliIo, setExit: (code: number) => void): Command
       });
     });
 
-  return [jobs, status, cancel, retry, waitCommand(io, setExit), logs];
+  return [jobs, status, attempts, cancel, retry, waitCommand(io, setExit), logs];
 }
