@@ -73,7 +73,7 @@ export class JobService {
    * they fit, they go to it in the same transaction (a hand-off: one commit instead of two,
    * and the claim answered without a wake-up round through the dispatcher). 1,000 lone jobs
    * on a real agent, A/B back to back: PostgreSQL p50 7.86 → 5.98 ms and server CPU 4.0 →
-   * 3.1 ms a job; SQLite 1.08 → 1.06 ms, within the noise (there a commit is ~30 µs).
+   * 3.1 ms a job; SQLite 1.08 → 1.06 ms, within the noise (its commit is ~40 µs of ~130).
    */
   private async storeJobs(jobs: JobRecord[]): Promise<SubmitResult[]> {
     const handoff = this.dispatcher.handoff(jobs);
