@@ -1,9 +1,7 @@
 import {
   agentAccepts,
   freeResources,
-  jobClassKey,
   jobClassOf,
-  sameJobClass,
   tierCutoff,
   type AgentRecord,
   type Clock,
@@ -13,6 +11,7 @@ import {
   type Reservation,
 } from '@offload/core';
 import type { ClaimedAttempt, ClaimRequest, Store } from '@offload/store';
+import { KnownClasses } from './known-classes.js';
 
 interface AgentEntry {
   agent: AgentRecord;
@@ -69,13 +68,7 @@ const AGENT_TTL_MS = 1_000;
  * (long poll) and are released by a wake-up when fitting work is queued: no polling loop.
  */
 export class Dispatcher {
-  private readonly classes = new Map<number, JobClass>();
-  /** Class ids by jobClassKey: which known class a new job is of (hand-offs). */
-  private readonly classIds = new Map<string, number>();
-  /** The last class keyed: the jobs of a batch are mostly of one class. */
-  private lastKeyed: { jobClass: JobClass; key: string } | null = null;
-  private lastClassId = 0;
-  private classesStale = true;
+  private readonly classes: KnownClasses;
   private readonly agents = new Map<string, AgentEntry>();
   private readonly parked = new Set<Parked>();
   private readonly looking = new Set<Looking>();
@@ -91,11 +84,13 @@ export class Dispatcher {
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly options: { tierGraceMs: number },
-  ) {}
+  ) {
+    this.classes = new KnownClasses(store);
+  }
 
   async init(): Promise<void> {
     this.paused = await this.store.pausedQueues();
-    await this.refreshClasses();
+    await this.classes.refresh();
     for (const agent of await this.store.agentsList({})) {
       if (agent.state === 'revoked') continue;
       const entry = this.entryFor(agent);
@@ -192,11 +187,10 @@ export class Dispatcher {
       }
       if (job.state === 'queued') {
         const c = jobClassOf(job);
-        const key = this.keyOf(c);
-        // Queued here in a class another server created (a delayed job it took, promoted
-        // here): read the classes before the next claim.
-        if (!this.classIds.has(key)) this.classesStale = true;
-        (queued ??= new Map()).set(key, c);
+        // Looked up so that a class not known here (created by another server, its delayed
+        // job promoted here) is read before the next claim.
+        this.classes.idOf(c);
+        (queued ??= new Map()).set(this.classes.keyOf(c), c);
       }
     }
     if (queued) this.wake(queued);
@@ -209,13 +203,13 @@ export class Dispatcher {
    * read the new classes first.
    */
   async wakeForClasses(ids: readonly number[]): Promise<void> {
-    if (ids.some((id) => !this.classes.has(id))) this.classesStale = true;
+    this.classes.heardOf(ids);
     if (!this.anyoneWaits() || ids.length === 0) return;
-    if (this.classesStale) await this.refreshClasses();
+    await this.classes.refresh();
     const classes = new Map<string, JobClass>();
     for (const id of ids) {
       const c = this.classes.get(id);
-      if (c) classes.set(jobClassKey(c), c);
+      if (c) classes.set(this.classes.keyOf(c), c);
     }
     this.wake(classes);
   }
@@ -289,7 +283,7 @@ export class Dispatcher {
   /** After a gap in the change feed: read classes and pause flags again, and wake every parked claim once to look. */
   async resync(): Promise<void> {
     this.paused = await this.readPaused();
-    await this.refreshClasses();
+    await this.classes.refresh(true);
     for (const entry of this.agents.values()) entry.loadedAt = -Infinity;
     this.wakeAll();
   }
@@ -303,13 +297,9 @@ export class Dispatcher {
     }
   }
 
-  /**
-   * Jobs stored without passing through jobsChanged may have created requirement classes.
-   * (Queued jobs that do pass are checked by their class key: a submit of known classes
-   * reads none, which on PostgreSQL is a query fewer per claim.)
-   */
+  /** Jobs stored without passing through jobsChanged may have created requirement classes. */
   classesMayHaveChanged(): void {
-    this.classesStale = true;
+    this.classes.mayHaveChanged();
   }
 
   /**
@@ -382,7 +372,7 @@ export class Dispatcher {
     const ids = new Set<number>();
     for (const job of jobs) {
       if (job.state !== 'queued' || this.paused.has(job.queue)) continue;
-      const id = this.classIds.get(this.keyOf(jobClassOf(job)));
+      const id = this.classes.idOf(jobClassOf(job));
       if (id !== undefined) ids.add(id);
     }
     if (ids.size === 0) return null;
@@ -450,7 +440,7 @@ export class Dispatcher {
     max: number,
   ): Promise<{ jobs: ClaimedAttempt[]; graced: boolean }> {
     if (agent.state !== 'online' || max <= 0) return { jobs: [], graced: false };
-    if (this.classesStale) await this.refreshClasses();
+    await this.classes.refresh();
     const entry = this.entryFor(agent);
     const accepted = this.acceptedClasses(entry);
     if (accepted.length === 0) return { jobs: [], graced: false };
@@ -504,18 +494,6 @@ export class Dispatcher {
     });
   }
 
-  /**
-   * jobClassKey, built again only when the class differs from the last one: a JSON text per
-   * job cost bulk submits ~3 % (50k jobs in batches of 1,000: 43.5k against 44.9k jobs/s).
-   */
-  private keyOf(c: JobClass): string {
-    const last = this.lastKeyed;
-    if (last !== null && sameJobClass(last.jobClass, c)) return last.key;
-    const key = jobClassKey(c);
-    this.lastKeyed = { jobClass: c, key };
-    return key;
-  }
-
   /** Wakes the agents that accept one of these classes (by jobClassKey), outside paused queues. */
   private wake(classes: ReadonlyMap<string, JobClass>): void {
     if (!this.anyoneWaits()) return;
@@ -543,22 +521,12 @@ export class Dispatcher {
   }
 
   private acceptedClasses(entry: AgentEntry): number[] {
-    if (entry.acceptedUpTo < this.lastClassId) {
-      for (const [id, c] of this.classes) {
-        if (id > entry.acceptedUpTo && agentAccepts(entry.agent, c)) entry.accepted.push(id);
-      }
-      entry.acceptedUpTo = this.lastClassId;
+    if (entry.acceptedUpTo < this.classes.lastId) {
+      for (const [id, c] of this.classes.after(entry.acceptedUpTo))
+        if (agentAccepts(entry.agent, c)) entry.accepted.push(id);
+      entry.acceptedUpTo = this.classes.lastId;
     }
     return entry.accepted;
-  }
-
-  private async refreshClasses(): Promise<void> {
-    this.classesStale = false;
-    for (const { id, jobClass } of await this.store.classesList({ afterId: this.lastClassId })) {
-      this.classes.set(id, jobClass);
-      this.classIds.set(jobClassKey(jobClass), id);
-      if (id > this.lastClassId) this.lastClassId = id;
-    }
   }
 
   private entryFor(agent: AgentRecord): AgentEntry {
