@@ -117,6 +117,9 @@ export async function createTestServer(
     ...(options.logger && { logger: options.logger }),
   });
   await app.ready();
+  // As `offload server` does before it listens: on PostgreSQL /readyz is 503 until the change
+  // feed listens, which under a loaded test run can take a moment.
+  await app.offload.feed.whenListening(10_000);
 
   const adminToken = await createAdminToken(store, clock.now(), options.adminId ?? 'admin_test');
 
