@@ -45,14 +45,15 @@ export interface Handoff {
 
 /**
  * A claim looking at the store (between its decision that nothing fits and its park). A
- * wake-up meant for its agent in that window is kept here, and the claim looks again (work)
- * or returns (a poke, or shutdown) instead of parking through it. On PostgreSQL the window is
+ * wake-up for work (or shutdown) meant for its agent in that window is kept here, and the
+ * claim looks again (or returns) instead of parking through it. On PostgreSQL the window is
  * a round trip or more, and a job committed and announced in it waited out the agent's whole
  * long poll: 1,000 lone jobs had a p50 of ~13 ms, a p99 of ~33 ms and a mean of ~30 ms.
+ * Pokes need no record: the claim compares the agent's poke count with its mark.
  */
 interface Looking {
   agentId: string;
-  missed: WakeReason | null;
+  missed: 'work' | 'timeout' | null;
 }
 
 export type WakeReason = 'work' | 'poke' | 'timeout';
@@ -72,7 +73,7 @@ export class Dispatcher {
   private readonly agents = new Map<string, AgentEntry>();
   private readonly parked = new Set<Parked>();
   private readonly looking = new Set<Looking>();
-  /** Pokes per agent, counted: a caller that read the agent's cancels before claiming can tell whether one came since. */
+  /** Pokes per agent, counted: a claim, or a caller that read the agent's cancels before it, can tell whether one came since its mark. */
   private readonly pokes = new Map<string, number>();
   private paused = new Set<string>();
   /** Bumped by each agentChanged: a store read of an agent that overlapped one is stale. */
@@ -321,10 +322,11 @@ export class Dispatcher {
     pokedSince?: number,
   ): Promise<{ jobs: ClaimedAttempt[]; reason: WakeReason }> {
     const deadline = performance.now() + waitMs;
+    // A poke at any point of the claim (or since the caller's mark) ends it.
+    const mark = pokedSince ?? this.pokeMark(agent.id);
     for (;;) {
       if (gone?.aborted) return { jobs: [], reason: 'timeout' };
-      if (pokedSince !== undefined && this.pokeMark(agent.id) !== pokedSince)
-        return { jobs: [], reason: 'poke' };
+      if (this.pokeMark(agent.id) !== mark) return { jobs: [], reason: 'poke' };
       // The record as this server knows it now: a drain that returned after the caller read
       // the agent must stop this claim.
       agent = this.agents.get(agent.id)?.agent ?? agent;
@@ -338,7 +340,8 @@ export class Dispatcher {
       }
       const { jobs, graced } = found;
       if (jobs.length > 0) return { jobs, reason: 'work' };
-      if (look.missed === 'poke' || look.missed === 'timeout') return { jobs, reason: look.missed };
+      if (this.pokeMark(agent.id) !== mark) return { jobs, reason: 'poke' };
+      if (look.missed === 'timeout') return { jobs, reason: look.missed };
       const remaining = deadline - performance.now();
       if (remaining <= 0) return { jobs, reason: 'timeout' };
       if (look.missed === 'work') continue; // work came while it looked: look again
@@ -416,7 +419,7 @@ export class Dispatcher {
   }
 
   /** Releases every parked claim (shutdown, queue resume). */
-  wakeAll(reason: WakeReason = 'work'): void {
+  wakeAll(reason: 'work' | 'timeout' = 'work'): void {
     this.signal(() => true, reason);
   }
 
@@ -428,7 +431,9 @@ export class Dispatcher {
   /** Releases the parked claims of the matching agents, and tells those looking right now. */
   private signal(matches: (agentId: string) => boolean, reason: WakeReason): void {
     for (const p of this.parked) if (matches(p.agentId)) p.release(reason);
-    for (const l of this.looking) if (l.missed !== 'poke' && matches(l.agentId)) l.missed = reason;
+    if (reason === 'poke') return; // a looking claim sees it in the poke count
+    for (const l of this.looking)
+      if (l.missed !== 'timeout' && matches(l.agentId)) l.missed = reason;
   }
 
   get parkedCount(): number {
