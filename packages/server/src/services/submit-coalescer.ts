@@ -1,11 +1,12 @@
 import type { JobRecord } from '@offload/core';
-import type { SubmitResult as StoredResult } from '@offload/store';
+import type { SubmitResult } from '@offload/store';
 
-type SubmitResult = StoredResult[];
+/** One request's results, in the order of its jobs. */
+type Results = SubmitResult[];
 
 interface Pending {
   jobs: JobRecord[];
-  resolve: (results: SubmitResult) => void;
+  resolve: (results: Results) => void;
   reject: (err: unknown) => void;
 }
 
@@ -22,9 +23,9 @@ export class SubmitCoalescer {
   private scheduled = false;
 
   /** `store` writes one group of jobs in one transaction, all or none. */
-  constructor(private readonly store: (jobs: JobRecord[]) => Promise<SubmitResult>) {}
+  constructor(private readonly store: (jobs: JobRecord[]) => Promise<Results>) {}
 
-  submit(jobs: JobRecord[]): Promise<SubmitResult> {
+  submit(jobs: JobRecord[]): Promise<Results> {
     return new Promise((resolve, reject) => {
       this.pending.push({ jobs, resolve, reject });
       if (!this.scheduled) {
@@ -43,7 +44,7 @@ export class SubmitCoalescer {
       await this.store(only.jobs).then(only.resolve, only.reject);
       return;
     }
-    let results: SubmitResult;
+    let results: Results;
     try {
       results = await this.store(batch.flatMap((p) => p.jobs));
     } catch {
