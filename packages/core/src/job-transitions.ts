@@ -52,20 +52,39 @@ export function claimJob(
   claim: { leaseId: string; agentId: string; agentName: string; gpus: number[]; now: number },
 ): JobPatch {
   require(job, 'claim', 'queued');
-  return {
+  const patch: JobPatch = {
     state: 'running',
     leaseId: claim.leaseId,
     agentId: claim.agentId,
     agentName: claim.agentName,
     gpus: claim.gpus,
     startedAt: claim.now,
-    finishedAt: null,
-    exitCode: null,
-    signal: null,
-    error: null,
-    progress: null,
-    usage: null,
   };
+  // What an earlier attempt left is cleared only when there is some: a first attempt has
+  // none, and the six more columns (finished_at indexed) cost SQLite's claim UPDATE ~0.9 µs
+  // a job of ~7.9 (raw UPDATEs by seq, batches of 500, 60k jobs).
+  return hasLastOutcome(job) ? { ...patch, ...CLEARED_OUTCOME } : patch;
+}
+
+/** The outcome fields a claim clears, left by an earlier attempt (a retry or a handback). */
+const CLEARED_OUTCOME = {
+  finishedAt: null,
+  exitCode: null,
+  signal: null,
+  error: null,
+  progress: null,
+  usage: null,
+} satisfies JobPatch;
+
+function hasLastOutcome(job: JobRecord): boolean {
+  return (
+    job.finishedAt !== null ||
+    job.exitCode !== null ||
+    job.signal !== null ||
+    job.error !== null ||
+    job.progress !== null ||
+    job.usage !== null
+  );
 }
 
 /** The outcome an agent reports for the current lease. */

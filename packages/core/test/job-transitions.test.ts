@@ -241,14 +241,33 @@ describe('transition patches', () => {
       agentName: 'gpu-9',
       gpus: [1, 3],
       startedAt: T0 + 5,
-      finishedAt: null,
+    });
+    expect(patch.attempt).toBeUndefined();
+  });
+
+  it('claimJob clears what an earlier attempt left, and only then', () => {
+    const left = {
+      ...jobIn('queued'),
+      exitCode: 3,
+      signal: 'SIGKILL',
+      error: { code: 'EXIT_NONZERO', message: 'exit 3' },
+      progress: { percent: 50 },
+      usage: { wallSec: 1, cpuSec: 1, maxRssMb: 10 },
+      finishedAt: T0 + 4,
+    } as JobRecord;
+    const after = applyPatch(left, claimJob(left, { ...CLAIM, now: T0 + 5 }));
+    expect(after).toMatchObject({
+      state: 'running',
       exitCode: null,
       signal: null,
       error: null,
       progress: null,
       usage: null,
+      finishedAt: null,
     });
-    expect(patch.attempt).toBeUndefined();
+    expect(Object.keys(claimJob(jobIn('queued'), { ...CLAIM, now: T0 + 5 }))).not.toContain(
+      'exitCode',
+    );
   });
 
   it('isCurrentLease only for the running lease', () => {
