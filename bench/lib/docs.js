@@ -144,7 +144,10 @@ offload only:
   job ran once.
 - **claim+complete at depth**: depth + warm-up jobs queued; one simulated agent runs
   sequential claim+complete cycles (\`max: 1\`); exactly \`depth\` are queued when the measured
-  cycles start. Also the server's RSS with the queue filled.
+  cycles start. Also the server's RSS with the queue filled: when the measured cycles start,
+  and (\`--full\`, deepest case) once the server is quiet after them — V8 gives the fill's
+  garbage back only after ~25–30 s without work, so the first reading moves with it; the
+  target is judged on the quiet one, the peak while filling is in the peak RSS column.
 - **shell-overhead**: one real agent (\`--max-jobs 1\`), sequential
   \`POST /api/v1/jobs?wait=30\` of \`{command: ['true']}\`, against as many sequential bare
   \`child_process.spawn('true')\` in the same run. **shell-throughput**: ${SHELL_CONCURRENCY} in flight

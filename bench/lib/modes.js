@@ -76,7 +76,9 @@ export const MODES = {
       { n: 1_000, warmup: 300 },
       { n: 1_000, warmup: 3_000 },
     ],
-    depth: { depths: [1_000, 1_000_000], samples: 500, warmup: 1_000 },
+    // quietRss: the deepest case also reads the server's resident set once it is quiet
+    // (up to 45 s a run; see quietRssMiB in server-process.js).
+    depth: { depths: [1_000, 1_000_000], samples: 500, warmup: 1_000, quietRss: true },
     shell: { n: 200, warmup: 10 },
     multi: {
       servers: [1, 3],

@@ -292,7 +292,7 @@ export async function loneCase(
 /**
  * @param {OffloadStore} store
  * @param {number} depth
- * @param {{ samples: number, warmup: number }} s
+ * @param {{ depths: number[], samples: number, warmup: number, quietRss?: boolean }} s
  * @param {import('./server-process.js').ServerOptions} opts
  * @returns {Promise<CaseResult>}
  */
@@ -330,6 +330,8 @@ export async function depthCase(store, depth, s, opts) {
       return agent.next('result');
     });
     await agent.exited;
+    const deepest = depth === Math.max(...s.depths);
+    const rssQuietMiB = s.quietRss && deepest ? await server.quietRssMiB() : NaN;
     const counts = await server.counts();
     const done = s.samples + s.warmup;
     check(counts.succeeded === done, `succeeded ${counts.succeeded}, expected ${done}`);
@@ -345,6 +347,7 @@ export async function depthCase(store, depth, s, opts) {
         p99Ms: percentile(c, 99),
         meanMs: mean(c),
         rssQueuedMiB: w.rssStartMiB ?? NaN,
+        rssQuietMiB,
       },
       jobs: s.samples,
       ...windowFigures(w),

@@ -46,7 +46,7 @@ const GROUP_METRICS = {
   'lone-latency': ['p50Ms', 'p95Ms', 'p99Ms'],
   'lone-sim': ['p50Ms', 'p95Ms', 'p99Ms'],
   'servers-lone': ['p50Ms', 'p95Ms', 'p99Ms', 'timed'],
-  'claim-depth': ['p50Ms', 'p99Ms', 'rssQueuedMiB'],
+  'claim-depth': ['p50Ms', 'p99Ms', 'rssQueuedMiB', 'rssQuietMiB'],
   'shell-overhead': ['p50Ms', 'meanMs', 'bareP50Ms', 'bareMeanMs', 'ratioP50', 'ratioMean'],
   'shell-throughput': ['jobsPerSec', 'bareJobsPerSec', 'ratioTime'],
 };
@@ -60,6 +60,7 @@ const METRIC_LABELS = {
   meanMs: 'mean ms',
   timed: 'jobs timed',
   rssQueuedMiB: 'server RSS MiB with the queue filled',
+  rssQuietMiB: 'server RSS MiB with the queue filled, once quiet',
   bareP50Ms: 'bare spawn p50 ms',
   bareMeanMs: 'bare spawn mean ms',
   ratioP50: 'p50 offload / bare spawn',
@@ -283,12 +284,17 @@ function targetRows(cases, runs) {
         1.5,
         note,
       );
-      // 300 MB = 286 MiB.
+      // 300 MB = 286 MiB. Judged once the server is quiet (quietRssMiB, --full): the reading
+      // when the window opens moves with the fill's garbage (SQLite 246–346 MiB on one commit).
+      const quiet = perRep(deep, 'rssQuietMiB');
+      const hasQuiet = quiet.some((x) => Number.isFinite(x));
       push(
         `server RSS with ${depth} queued`,
         deep,
-        'server RSS MiB (300 MB = 286 MiB)',
-        perRep(deep, 'rssQueuedMiB'),
+        hasQuiet
+          ? 'server RSS MiB once quiet (300 MB = 286 MiB)'
+          : 'server RSS MiB with the queue filled (300 MB = 286 MiB)',
+        hasQuiet ? quiet : perRep(deep, 'rssQueuedMiB'),
         '≤',
         286,
         note,

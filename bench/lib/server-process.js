@@ -84,6 +84,25 @@ export async function startBenchServer({ cpuProfDir, perfDir, store, adminId, db
     /** The windows measured so far (to cut a CPU profile to them). */
     windows,
     /**
+     * The resident set once the server has been quiet: V8 gives the garbage of a burst (the
+     * fill's 10,000-job requests) back to the system only after ~25–30 s without work
+     * (SQLite, 1M queued: 246–279 MiB right after the fill, 166–169 once quiet; a forced
+     * full collection did not lower it). Read each second until it has fallen by a tenth and
+     * holds there, or for 45 s; the lowest reading then.
+     */
+    async quietRssMiB() {
+      const first = rssMiB(pid);
+      let low = first;
+      for (let i = 0; i < 45; i++) {
+        await new Promise((r) => setTimeout(r, 1_000));
+        const now = rssMiB(pid);
+        const settled = low <= first * 0.9 && Math.abs(now - low) < 1;
+        low = Math.min(low, now);
+        if (settled) break;
+      }
+      return low;
+    },
+    /**
      * Measures `fn`: the server's CPU time, the wall time, the machine's busy share, and the
      * CPU time of `watchPids` (other live processes). With perf on, samples the server then.
      * @template T
