@@ -221,10 +221,19 @@ export class Dispatcher {
    * drain or revoke reaches it now. Returns the records read (missing ones left out).
    */
   async agentsChangedElsewhere(ids: readonly string[]): Promise<AgentRecord[]> {
+    const changes = this.changes;
     const agents = await Promise.all(ids.map((id) => this.store.agentGet({ id })));
+    // A change made here while the reads were out (a drain on this server) may be newer than
+    // what they saw, as in agent(): neither is trusted, the next claim reads the agent again.
+    const overtaken = this.changes !== changes;
     const found: AgentRecord[] = [];
     agents.forEach((agent, i) => {
-      if (agent) {
+      const entry = overtaken ? this.agents.get(ids[i]!) : undefined;
+      if (entry) {
+        entry.loadedAt = -Infinity;
+        this.poke(ids[i]!);
+        if (agent) found.push(agent);
+      } else if (agent) {
         this.agentChanged(agent);
         found.push(agent);
       } else {
