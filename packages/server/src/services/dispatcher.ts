@@ -1,29 +1,15 @@
 import {
   agentAccepts,
-  freeResources,
   jobClassOf,
   tierCutoff,
   type AgentRecord,
   type Clock,
   type JobClass,
   type JobRecord,
-  type PeerAgent,
-  type Reservation,
 } from '@offload/core';
 import type { ClaimedAttempt, ClaimRequest, Store } from '@offload/store';
+import { KnownAgents } from './known-agents.js';
 import { KnownClasses } from './known-classes.js';
-
-interface AgentEntry {
-  agent: AgentRecord;
-  loadedAt: number;
-  /** Attempts this agent runs, by job id: the scheduler's view of its free resources. */
-  running: Map<string, Reservation>;
-  /** Ids of the classes this agent accepts, checked up to `acceptedUpTo`. */
-  accepted: number[];
-  acceptedUpTo: number;
-  /** When lastSeenAt was last written, to write it at most once a second. */
-  seenWrittenAt: number;
-}
 
 interface Parked {
   agentId: string;
@@ -58,9 +44,6 @@ interface Looking {
 
 export type WakeReason = 'work' | 'poke' | 'timeout';
 
-/** How long a cached agent record is trusted before it is read again (another server may have drained it). */
-const AGENT_TTL_MS = 1_000;
-
 /**
  * Matches agents to work (SPEC §2). Keeps in memory what the decision needs — the
  * requirement classes, which classes each agent accepts, paused queues, what each agent
@@ -70,14 +53,12 @@ const AGENT_TTL_MS = 1_000;
  */
 export class Dispatcher {
   private readonly classes: KnownClasses;
-  private readonly agents = new Map<string, AgentEntry>();
+  private readonly agents: KnownAgents;
   private readonly parked = new Set<Parked>();
   private readonly looking = new Set<Looking>();
   /** Pokes per agent, counted: a claim, or a caller that read the agent's cancels before it, can tell whether one came since its mark. */
   private readonly pokes = new Map<string, number>();
   private paused = new Set<string>();
-  /** Bumped by each agentChanged: a store read of an agent that overlapped one is stale. */
-  private changes = 0;
   /** Bumped by each local pause or resume: a read of the flags that overlapped one is stale. */
   private pausedVersion = 0;
 
@@ -87,80 +68,28 @@ export class Dispatcher {
     private readonly options: { tierGraceMs: number },
   ) {
     this.classes = new KnownClasses(store);
+    this.agents = new KnownAgents(store, this.classes, (id) => this.poke(id));
   }
 
   async init(): Promise<void> {
     this.paused = await this.store.pausedQueues();
     await this.classes.refresh();
-    for (const agent of await this.store.agentsList({})) {
-      if (agent.state === 'revoked') continue;
-      const entry = this.entryFor(agent);
-      for (const job of await this.store.jobsRunningOnAgent({ agentId: agent.id }))
-        entry.running.set(job.id, reservationOf(job));
-    }
+    await this.agents.load();
   }
 
   /** The agent's record, read again from the store when the cached one is older than a second. */
-  async agent(agentId: string): Promise<AgentRecord | null> {
-    const entry = this.agents.get(agentId);
-    if (entry && performance.now() - entry.loadedAt < AGENT_TTL_MS) return entry.agent;
-    const changes = this.changes;
-    const agent = await this.store.agentGet({ id: agentId });
-    // A change heard while the read was out (a drain committed meanwhile) is newer than what
-    // the read saw: keep it. On PostgreSQL a read can take long enough for this to happen;
-    // the stale record put an agent drained a moment ago back online for its next claim.
-    if (this.changes !== changes && this.agents.has(agentId))
-      return this.agents.get(agentId)!.agent;
-    if (!agent) {
-      this.agents.delete(agentId);
-      return null;
-    }
-    this.agentChanged(agent);
-    return agent;
+  agent(agentId: string): Promise<AgentRecord | null> {
+    return this.agents.read(agentId);
   }
 
   /** A registration, drain, resume, revoke or state change: refresh the cache and wake whoever it concerns. */
   agentChanged(agent: AgentRecord): void {
-    this.changes++;
-    const entry = this.agents.get(agent.id);
-    if (agent.state === 'revoked') {
-      this.agents.delete(agent.id);
-      this.poke(agent.id);
-      return;
-    }
-    const reshaped =
-      !entry ||
-      entry.agent.state !== agent.state ||
-      entry.agent.tier !== agent.tier ||
-      JSON.stringify([
-        entry.agent.capabilities,
-        entry.agent.pools,
-        entry.agent.resources,
-        entry.agent.maxJobs,
-        entry.agent.name,
-      ]) !==
-        JSON.stringify([
-          agent.capabilities,
-          agent.pools,
-          agent.resources,
-          agent.maxJobs,
-          agent.name,
-        ]);
-    const e = this.entryFor(agent);
-    if (reshaped) {
-      e.accepted = [];
-      e.acceptedUpTo = 0;
-      this.poke(agent.id);
-    }
+    this.agents.changed(agent);
   }
 
   /** True at most once a second per agent: whether to write lastSeenAt now. */
   shouldRecordSeen(agentId: string, now: number): boolean {
-    const entry = this.agents.get(agentId);
-    if (!entry) return true;
-    if (now - entry.seenWrittenAt < 1_000) return false;
-    entry.seenWrittenAt = now;
-    return true;
+    return this.agents.shouldRecordSeen(agentId, now);
   }
 
   setPaused(queue: string, paused: boolean): void {
@@ -179,13 +108,8 @@ export class Dispatcher {
     let queued: Map<string, JobClass> | null = null;
     let freed: Set<string> | null = null;
     for (const job of jobs) {
-      if (job.agentId !== null) {
-        const entry = this.agents.get(job.agentId);
-        if (entry) {
-          if (job.state === 'running') entry.running.set(job.id, reservationOf(job));
-          else if (entry.running.delete(job.id)) (freed ??= new Set()).add(job.agentId);
-        }
-      }
+      const agentFreed = this.agents.track(job);
+      if (agentFreed !== null) (freed ??= new Set()).add(agentFreed);
       if (job.state === 'queued') {
         const c = jobClassOf(job);
         // Looked up so that a class not known here (created by another server, its delayed
@@ -220,28 +144,8 @@ export class Dispatcher {
    * read them again and wake a parked claim whose agent changed shape or state, so the
    * drain or revoke reaches it now. Returns the records read (missing ones left out).
    */
-  async agentsChangedElsewhere(ids: readonly string[]): Promise<AgentRecord[]> {
-    const changes = this.changes;
-    const agents = await Promise.all(ids.map((id) => this.store.agentGet({ id })));
-    // A change made here while the reads were out (a drain on this server) may be newer than
-    // what they saw, as in agent(): neither is trusted, the next claim reads the agent again.
-    const overtaken = this.changes !== changes;
-    const found: AgentRecord[] = [];
-    agents.forEach((agent, i) => {
-      const entry = overtaken ? this.agents.get(ids[i]!) : undefined;
-      if (entry) {
-        entry.loadedAt = -Infinity;
-        this.poke(ids[i]!);
-        if (agent) found.push(agent);
-      } else if (agent) {
-        this.agentChanged(agent);
-        found.push(agent);
-      } else {
-        this.agents.delete(ids[i]!);
-        this.poke(ids[i]!);
-      }
-    });
-    return found;
+  agentsChangedElsewhere(ids: readonly string[]): Promise<AgentRecord[]> {
+    return this.agents.changedElsewhere(ids);
   }
 
   /**
@@ -259,16 +163,7 @@ export class Dispatcher {
       else (left ??= new Set()).add(j.id);
     }
     if (left === null && touched === null) return;
-    const freed = new Set<string>();
-    const poked = new Set<string>();
-    for (const [agentId, entry] of this.agents) {
-      for (const id of entry.running.keys()) {
-        if (left?.has(id)) {
-          entry.running.delete(id);
-          freed.add(agentId);
-        } else if (touched?.has(id)) poked.add(agentId);
-      }
-    }
+    const { freed, poked } = this.agents.trackElsewhere(left, touched);
     for (const id of poked) this.poke(id);
     this.signal((id) => freed.has(id), 'work');
   }
@@ -294,7 +189,7 @@ export class Dispatcher {
   async resync(): Promise<void> {
     this.paused = await this.readPaused();
     await this.classes.refresh(true);
-    for (const entry of this.agents.values()) entry.loadedAt = -Infinity;
+    this.agents.allStale();
     this.wakeAll();
   }
 
@@ -393,12 +288,17 @@ export class Dispatcher {
       const entry = this.agents.get(p.agentId);
       if (!entry || entry.agent.state !== 'online') continue;
       const classes: Array<{ classId: number; queuedBefore: null }> = [];
-      for (const id of this.acceptedClasses(entry)) {
+      for (const id of this.agents.accepted(entry)) {
         if (!ids.has(id)) continue;
         const c = this.classes.get(id)!;
         if (
-          tierCutoff(entry.agent, c, this.peers(entry.agent), now, this.options.tierGraceMs) !==
-          null
+          tierCutoff(
+            entry.agent,
+            c,
+            this.agents.peers(entry.agent),
+            now,
+            this.options.tierGraceMs,
+          ) !== null
         )
           continue;
         classes.push({ classId: id, queuedBefore: null });
@@ -408,7 +308,7 @@ export class Dispatcher {
       return {
         request: { agent: entry.agent, max: p.max, classes, now },
         deliver: (claimed) => {
-          for (const c of claimed) entry.running.set(c.job.id, reservationOf(c.job));
+          this.agents.holds(entry, claimed);
           resume(claimed);
         },
       };
@@ -455,8 +355,8 @@ export class Dispatcher {
   ): Promise<{ jobs: ClaimedAttempt[]; graced: boolean }> {
     if (agent.state !== 'online' || max <= 0) return { jobs: [], graced: false };
     await this.classes.refresh();
-    const entry = this.entryFor(agent);
-    const accepted = this.acceptedClasses(entry);
+    const entry = this.agents.entryFor(agent);
+    const accepted = this.agents.accepted(entry);
     if (accepted.length === 0) return { jobs: [], graced: false };
     const nonEmpty = await this.store.classesWithQueued();
     const now = this.clock.now();
@@ -466,13 +366,19 @@ export class Dispatcher {
       if (!nonEmpty.has(id)) continue;
       const c = this.classes.get(id)!;
       if (this.paused.has(c.queue)) continue;
-      const queuedBefore = tierCutoff(agent, c, this.peers(agent), now, this.options.tierGraceMs);
+      const queuedBefore = tierCutoff(
+        agent,
+        c,
+        this.agents.peers(agent),
+        now,
+        this.options.tierGraceMs,
+      );
       if (queuedBefore !== null) graced = true;
       candidates.push({ classId: id, queuedBefore });
     }
     if (candidates.length === 0) return { jobs: [], graced };
     const jobs = await this.store.jobsClaim({ agent, max, classes: candidates, now });
-    for (const c of jobs) entry.running.set(c.job.id, reservationOf(c.job));
+    this.agents.holds(entry, jobs);
     return { jobs, graced };
   }
 
@@ -519,50 +425,4 @@ export class Dispatcher {
       return false;
     }, 'work');
   }
-
-  /**
-   * The online agents of a higher tier than `claimer`: the only peers tierCutoff weighs.
-   * Others are skipped before their free resources are computed, which copies the agent's
-   * running list: with every agent on one tier and ~250 jobs running on each, that copy
-   * was made for every peer on every claim, for nothing.
-   */
-  private *peers(claimer: AgentRecord): Iterable<PeerAgent> {
-    for (const e of this.agents.values()) {
-      if (e.agent.state !== 'online') continue;
-      if (e.agent.id === claimer.id || e.agent.tier <= claimer.tier) continue;
-      yield { agent: e.agent, free: freeResources(e.agent, [...e.running.values()]) };
-    }
-  }
-
-  private acceptedClasses(entry: AgentEntry): number[] {
-    if (entry.acceptedUpTo < this.classes.lastId) {
-      for (const [id, c] of this.classes.after(entry.acceptedUpTo))
-        if (agentAccepts(entry.agent, c)) entry.accepted.push(id);
-      entry.acceptedUpTo = this.classes.lastId;
-    }
-    return entry.accepted;
-  }
-
-  private entryFor(agent: AgentRecord): AgentEntry {
-    let entry = this.agents.get(agent.id);
-    if (!entry) {
-      entry = {
-        agent,
-        loadedAt: performance.now(),
-        running: new Map(),
-        accepted: [],
-        acceptedUpTo: 0,
-        seenWrittenAt: 0,
-      };
-      this.agents.set(agent.id, entry);
-    } else {
-      entry.agent = agent;
-      entry.loadedAt = performance.now();
-    }
-    return entry;
-  }
-}
-
-function reservationOf(job: JobRecord): Reservation {
-  return { cpu: job.requires.cpu, memoryMb: job.requires.memoryMb, gpus: job.gpus };
 }
