@@ -92,10 +92,12 @@ export async function startBenchServer({ cpuProfDir, perfDir, store, adminId, db
      */
     async quietRssMiB() {
       const first = rssMiB(pid);
+      if (first === null) return NaN;
       let low = first;
       for (let i = 0; i < 45; i++) {
         await new Promise((r) => setTimeout(r, 1_000));
         const now = rssMiB(pid);
+        if (now === null) return NaN; // the server is gone: no reading
         const settled = low <= first * 0.9 && Math.abs(now - low) < 1;
         low = Math.min(low, now);
         if (settled) break;
