@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { systemClock, type AgentRecord } from '@offload/core';
 import { openSqliteStore, type Store } from '@offload/store';
+import { makeAgent } from '@offload/store/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Dispatcher } from '../src/services/dispatcher.js';
 
@@ -40,22 +41,7 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const AGENT: AgentRecord = {
-  id: 'agt_reads',
-  name: 'reads',
-  state: 'online',
-  capabilities: [],
-  tier: 0,
-  pools: [],
-  maxJobs: 4,
-  resources: { cpu: 4, memoryMb: 4096, gpus: [] },
-  hostname: null,
-  os: null,
-  arch: null,
-  version: null,
-  lastSeenAt: 0,
-  createdAt: 0,
-};
+const AGENT: AgentRecord = makeAgent({ id: 'agt_reads', maxJobs: 4 });
 
 describe('dispatcher agent records', () => {
   it('a drain here while another server’s change is read back is not undone by that read', async () => {
