@@ -30,6 +30,12 @@ export function submit(spec: JobSubmit, now = T0, fieldPrefix?: string): JobReco
   );
 }
 
+/** Late enough that every due time set by `jobIn` (runAt, expireAt) has passed. */
+export const LATE = T0 + 3_600_000;
+
+/** An attempt's failure report (exit 1). */
+export const FAILED = { outcome: 'failed', exitCode: 1 } as const;
+
 export const CLAIM = {
   leaseId: 'lease-1',
   agentId: 'agent-1',
