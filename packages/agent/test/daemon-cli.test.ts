@@ -1,7 +1,7 @@
-import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { assertBuilt, CliProcesses } from '../../cli/test/cli-process.js';
+import { readRunningRecords } from '../src/daemon/agent-state.js';
 import { startDaemonTestServer, type DaemonTestServer } from './daemon-server.js';
 import { createSandbox, expectNoLeaks, HAS_PROC, processesWith, waitFor } from './helpers.js';
 
@@ -78,11 +78,7 @@ describe.skipIf(!HAS_PROC)('offload agent (subprocess)', () => {
     await first.waitForStderr(/registered/);
     const job = await server.submit(cmd('sleep 1.5; echo finished-once'));
     await server.waitState(job.id, 'running');
-    const running = join(box.stateDir, 'running');
-    await waitFor(
-      () => existsSync(running) && readdirSync(running).some((f) => f.endsWith('.json')),
-      5000,
-    );
+    await waitFor(() => readRunningRecords(box.stateDir).length > 0, 5000);
     // The command runs (under its supervisor) before the agent is killed.
     await waitFor(() => processesWith(box.token).some((p) => p.cmd.startsWith('sleep')), 5000);
     first.child.kill('SIGKILL');
@@ -107,11 +103,7 @@ describe.skipIf(!HAS_PROC)('offload agent (subprocess)', () => {
     await first.waitForStderr(/registered/);
     const job = await server.submit(cmd('sleep 1000'));
     await server.waitState(job.id, 'running');
-    const running = join(box.stateDir, 'running');
-    await waitFor(
-      () => existsSync(running) && readdirSync(running).some((f) => f.endsWith('.json')),
-      5000,
-    );
+    await waitFor(() => readRunningRecords(box.stateDir).length > 0, 5000);
     // The command runs (under its supervisor) before the agent is killed.
     await waitFor(() => processesWith(box.token).some((p) => p.cmd.startsWith('sleep')), 5000);
     first.child.kill('SIGKILL');
@@ -123,7 +115,11 @@ describe.skipIf(!HAS_PROC)('offload agent (subprocess)', () => {
     const second = procs.run(agentArgs());
     await second.waitForStderr(/no longer current/);
     await waitFor(() => !processesWith(box.token).some((p) => p.cmd.startsWith('sleep')), 15_000);
-    await waitFor(() => readdirSync(running).length === 0, 5000, 'the running record gone');
+    await waitFor(
+      () => readRunningRecords(box.stateDir).length === 0,
+      5000,
+      'the running record gone',
+    );
     const after = await server.get(job.id);
     expect(after.state).toBe('failed');
     expect(after.error?.code).toBe('AGENT_LOST');

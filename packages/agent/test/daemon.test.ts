@@ -1,10 +1,11 @@
-import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Agent, AgentOptions } from '../src/daemon/agent-api.js';
 import { createAgent } from '../src/daemon/agent-daemon.js';
+import { readRunningRecords } from '../src/daemon/agent-state.js';
 import { readOutbox } from '../src/daemon/outbox.js';
 import { startDaemonTestServer, type DaemonTestServer } from './daemon-server.js';
 import { createSandbox, expectNoLeaks, HAS_PROC, processesWith, waitFor } from './helpers.js';
@@ -81,7 +82,7 @@ describe.skipIf(!HAS_PROC)('agent daemon (in-process, real server)', () => {
     await waitFor(() => !existsSync(dir), 10_000);
     expect(await server.logs(job.id)).toContain('kept for a while');
     // Nor is its running record left (a restart would re-adopt and re-report it).
-    expect(readdirSync(join(box.stateDir, 'running'))).toEqual([]);
+    await waitFor(() => readRunningRecords(box.stateDir).length === 0, 5000);
     await agent.stop();
   });
 

@@ -18,7 +18,7 @@ import { Connection, StoppedError } from './connection.js';
 import { JobDirs } from './job-dirs.js';
 import { LogShipper } from './log-shipper.js';
 import { refused, registerAgent } from './registration.js';
-import { keyOf } from './outbox.js';
+import { keyOf } from './keyed-journal.js';
 
 interface Execution {
   job: Pick<ClaimedJob, 'id' | 'leaseId' | 'attempt'>;
@@ -169,7 +169,7 @@ export function createAgent(options: AgentOptions): Agent {
           if (rec && chunk.offset !== undefined) {
             rec.logOffset = chunk.offset;
             try {
-              state.putRunning(rec);
+              state.updateRunning(rec);
             } catch {
               // only costs repeated output after a restart
             }
@@ -624,7 +624,7 @@ export function createAgent(options: AgentOptions): Agent {
       guard?.close();
       await conn.close();
       await syncLoop?.catch(() => undefined);
-      state.outbox.close();
+      state.close();
       commands?.close();
       jobDirs.stop();
     },
