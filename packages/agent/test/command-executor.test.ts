@@ -2,6 +2,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createCommandExecutor, type CommandRun } from '../src/index.js';
+import { readExitInfo, readSpec } from '../src/supervisor/supervisor-launcher.js';
 import {
   HAS_PROC,
   createSandbox,
@@ -170,6 +171,11 @@ describe.runIf(HAS_PROC)('command executor: outcomes', () => {
     expect(out.error?.code).toBe('SPAWN_FAILED');
     expect(out.error?.message).toMatch(/"offload-no-such-command".*not found/);
     expect(run.pid).toBeUndefined();
+    // The job directory a restarted agent would read says the same (the shared host makes it
+    // after the spawn, also after one that failed).
+    const exit = await waitFor(() => readExitInfo(run.jobDir), 5000, 'exit.json');
+    expect(exit.spawnError).toMatch(/"offload-no-such-command".*not found/);
+    expect(readSpec(run.jobDir)?.argv).toEqual(['offload-no-such-command', '--x']);
   });
 
   it('fails a bad cwd and a non-executable file with clear messages', async () => {

@@ -52,7 +52,9 @@ describe.runIf(HAS_PROC)('a job outlives its agent', () => {
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGKILL');
     await exited;
-    const info = readSupervisorInfo(jobDir)!;
+    // The host records the job shortly after the spawn (RECORD_DELAY_MS); an agent restarted
+    // for real takes longer than that to start.
+    const info = await waitFor(() => readSupervisorInfo(jobDir), 5000, 'supervisor.json');
     expect(isSameProcess(info.supervisorPid, info.supervisorStartTime)).toBe(true);
     expect(isSameProcess(pid, info.startTime)).toBe(true);
 
@@ -96,7 +98,8 @@ describe.runIf(HAS_PROC)('a job outlives its agent', () => {
     const run = await exec.start(box.job({ command: 'sleep 1000 & sleep 1000; wait' }));
     const pid = run.pid!;
     await waitFor(() => groupMembers(pid).length === 3, 5000, 'the tree');
-    process.kill(readSupervisorInfo(run.jobDir)!.supervisorPid, 'SIGKILL');
+    const info = await waitFor(() => readSupervisorInfo(run.jobDir), 5000, 'supervisor.json');
+    process.kill(info.supervisorPid, 'SIGKILL');
     const out: JobOutcome = await run.done;
     expect(out).toMatchObject({ outcome: 'failed', error: { code: 'AGENT_LOST' } });
     expect(out.error!.message).toMatch(/supervisor \(pid \d+\) is gone/);

@@ -4,7 +4,11 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createCommandExecutor, isSameProcess, type CommandRun } from '../src/index.js';
 import { bootId, readProcStat } from '../src/supervisor/proc.js';
-import { readSupervisorInfo } from '../src/supervisor/supervisor-launcher.js';
+import {
+  readExitInfo,
+  readSpec,
+  readSupervisorInfo,
+} from '../src/supervisor/supervisor-launcher.js';
 import {
   HAS_PROC,
   createSandbox,
@@ -39,7 +43,8 @@ describe.runIf(HAS_PROC)('the shared supervisor host', () => {
     });
     const host = hostInfo(stateDir);
     for (const r of runs) {
-      const info = readSupervisorInfo(r.jobDir)!;
+      // Written just after the exit event for jobs this short.
+      const info = await waitFor(() => readSupervisorInfo(r.jobDir), 5000, 'supervisor.json');
       expect(info.supervisorPid).toBe(host.pid);
       expect(info.hostSocket).toBe(join(stateDir, 'supervisor.sock'));
     }
@@ -51,8 +56,13 @@ describe.runIf(HAS_PROC)('the shared supervisor host', () => {
     const exec = createCommandExecutor({ stateDir, killGraceMs: 300 });
     const job = box.job({ command: [], env: { SECRET: 'hunter2' } });
     const jobDir = join(stateDir, 'jobs', `${job.id}-1`);
-    // supervisor.json may or may not be there yet when `ls` runs; env.json never is.
-    job.payload.command = ['sh', '-c', 'ls "$0"; echo "$SECRET"', jobDir];
+    // The host writes spec.json just after the spawn; env.json never.
+    job.payload.command = [
+      'sh',
+      '-c',
+      'while [ ! -e "$0/spec.json" ]; do sleep 0.01; done; ls "$0"; echo "$SECRET"',
+      jobDir,
+    ];
     const rec = recorder();
     const run = await exec.start(job, rec);
     expect((await run.done).outcome).toBe('succeeded');
@@ -60,7 +70,21 @@ describe.runIf(HAS_PROC)('the shared supervisor host', () => {
     expect(secret).toBe('hunter2');
     expect(files).toContain('spec.json');
     expect(files).not.toContain('env.json');
-    expect(readSupervisorInfo(jobDir)!.hostSocket).toBe(join(stateDir, 'supervisor.sock'));
+    const info = await waitFor(() => readSupervisorInfo(jobDir), 5000, 'supervisor.json');
+    expect(info.hostSocket).toBe(join(stateDir, 'supervisor.sock'));
+    exec.close();
+  });
+
+  it('records a silent job in its directory while it runs: spec.json, then supervisor.json', async () => {
+    const stateDir = join(box.root, 'records');
+    const exec = createCommandExecutor({ stateDir, killGraceMs: 300 });
+    const run = await exec.start(box.job({ command: ['sleep', '1'] }));
+    // No output, no end yet: the host's timer writes them (RECORD_DELAY_MS after the spawn).
+    const info = await waitFor(() => readSupervisorInfo(run.jobDir), 5000, 'supervisor.json');
+    expect(info.pid).toBe(run.pid);
+    expect(readSpec(run.jobDir)?.argv).toEqual(['sleep', '1']);
+    expect(readExitInfo(run.jobDir)).toBeUndefined();
+    expect((await run.done).outcome).toBe('succeeded');
     exec.close();
   });
 
@@ -76,14 +100,15 @@ describe.runIf(HAS_PROC)('the shared supervisor host', () => {
     expect(rec.text()).toBe('done\n');
   });
 
-  it('kills a command whose supervisor.json cannot be written, and says why', async () => {
+  it('kills a command whose records cannot be written, and says why', async () => {
     const stateDir = join(box.root, 'unwritable');
     const exec = createCommandExecutor({ stateDir, killGraceMs: 300 });
     await (
       await exec.start(box.job({ command: 'true' }))
     ).done; // the host runs now
-    // A start for a directory that does not exist: the spawn succeeds, the record cannot.
+    // A file where the job directory goes: the spawn succeeds, the records cannot.
     const jobDir = join(stateDir, 'jobs', `${box.jobId()}-1`);
+    writeFileSync(jobDir, 'not a directory');
     const spec = { version: 1, jobId: 'x', attempt: 1, argv: ['sleep', '1000'], killGraceMs: 300 };
     const socket = net.connect(join(stateDir, 'supervisor.sock'));
     const exit = await new Promise<Record<string, unknown>>((resolve, reject) => {
@@ -104,8 +129,8 @@ describe.runIf(HAS_PROC)('the shared supervisor host', () => {
       socket.write(`${JSON.stringify({ op: 'start', jobDir, spec, env })}\n`);
     });
     socket.destroy();
-    expect(exit.supervisorError).toMatch(/could not write supervisor\.json/);
-    expect(existsSync(jobDir)).toBe(false);
+    expect(exit.supervisorError).toMatch(/could not record the job in its directory: .*ENOTDIR/);
+    expect(readFileSync(jobDir, 'utf8')).toBe('not a directory');
     exec.close();
     // afterEach: the sleep was killed (it carries the token in its environment).
   });
@@ -136,6 +161,56 @@ describe.runIf(HAS_PROC)('the shared supervisor host', () => {
     exec.close();
   });
 
+  it('starts no job through a host of another protocol it connected to for a kill', async () => {
+    const stateDir = join(box.root, 'old-host-kill');
+    const jobsDir = join(stateDir, 'jobs');
+    mkdirSync(jobsDir, { recursive: true });
+    // A host of an earlier version (this process stands in for it), listening on the socket.
+    const socketPath = join(stateDir, 'supervisor.sock');
+    const received: string[] = [];
+    const old = net.createServer((c) => c.on('data', (d) => received.push(d.toString())));
+    await new Promise<void>((resolve) => old.listen(socketPath, resolve));
+    const self = readProcStat('self')!;
+    const host = { pid: process.pid, startTime: self.startTime, bootId: bootId() };
+    writeFileSync(
+      join(stateDir, 'supervisor-host.json'),
+      JSON.stringify({ ...host, socket: socketPath, protocol: 2 }),
+    );
+    // A job it supervises, re-attached after a restart, then canceled: the kill goes to it.
+    const oldJob = join(jobsDir, `${box.jobId()}-1`);
+    mkdirSync(oldJob);
+    const spec = { version: 1, jobId: 'old', attempt: 1, argv: ['x'], killGraceMs: 300 };
+    writeFileSync(join(oldJob, 'spec.json'), JSON.stringify(spec));
+    writeFileSync(
+      join(oldJob, 'supervisor.json'),
+      JSON.stringify({
+        supervisorPid: host.pid,
+        supervisorStartTime: host.startTime,
+        bootId: host.bootId,
+        hostSocket: socketPath,
+        pid: null,
+        pgid: null,
+        startTime: null,
+        startedAt: null,
+      }),
+    );
+    const exec = createCommandExecutor({ stateDir, killGraceMs: 300 });
+    const attached = await exec.attach(oldJob);
+    attached.cancel();
+    await waitFor(() => received.join('').includes('"op":"kill"'), 5000, 'the kill request');
+
+    // A new job: not sent to that host (it would not make the job directory), but run by a
+    // supervisor of its own.
+    const rec = recorder();
+    const run = await exec.start(box.job({ command: 'echo per-job' }), rec);
+    expect((await run.done).outcome).toBe('succeeded');
+    expect(rec.text()).toBe('per-job\n');
+    expect(readSupervisorInfo(run.jobDir)!.hostSocket).toBeUndefined();
+    expect(received.join('')).not.toContain('"op":"start"');
+    exec.close();
+    await new Promise((resolve) => old.close(resolve));
+  });
+
   it('exits once its jobs have ended and no agent is connected', async () => {
     const stateDir = join(box.root, 'idle');
     const exec = createCommandExecutor({ stateDir, killGraceMs: 300 });
@@ -156,7 +231,8 @@ describe.runIf(HAS_PROC)('the shared supervisor host', () => {
     const niced = await shared.start(box.job({ command: 'true', nice: 5 }));
     await Promise.all([plain.done, niced.done]);
     const host = hostInfo(stateDir).pid;
-    expect(readSupervisorInfo(plain.jobDir)!.supervisorPid).toBe(host);
+    const info = await waitFor(() => readSupervisorInfo(plain.jobDir), 5000, 'supervisor.json');
+    expect(info.supervisorPid).toBe(host);
     expect(readSupervisorInfo(niced.jobDir)!.supervisorPid).not.toBe(host);
     expect(readSupervisorInfo(niced.jobDir)!.hostSocket).toBeUndefined();
     shared.close();

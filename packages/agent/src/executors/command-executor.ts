@@ -1,9 +1,9 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, rmSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import type { ClaimedJob } from '@offload/protocol';
 import {
   jobFile,
+  makeJobDir,
   writeJsonAtomic,
   type ExitInfo,
   type JobSpec,
@@ -101,7 +101,11 @@ export function createCommandExecutor(options: CommandExecutorOptions): CommandE
   // and copying it for every job was 4 % of the agent's CPU in the shell benchmark.
   const baseEnv = options.baseEnv ?? agentBaseEnv();
 
-  /** Starts the job's supervision: in the shared host when possible, else its own process. */
+  /**
+   * Starts the job's supervision: in the shared host when possible (it makes the job directory
+   * after the spawn), else in a process of its own, which reads its spec and environment from
+   * the directory made here.
+   */
   async function launch(
     run: SupervisedRun,
     jobDir: string,
@@ -121,6 +125,7 @@ export function createCommandExecutor(options: CommandExecutorOptions): CommandE
         );
       }
     }
+    makeJobDir(jobDir, spec);
     writeFileSync(jobFile(jobDir, 'env'), JSON.stringify(env), { mode: 0o600 });
     run.begin(launchSupervisor(jobDir));
   }
@@ -130,7 +135,7 @@ export function createCommandExecutor(options: CommandExecutorOptions): CommandE
       const jobDir = jobDirPath(options.stateDir, job.id, job.attempt);
       const run = new SupervisedRun(jobDir, job.id, job.attempt, { ...opts, callbacks });
       try {
-        prepareJobDir(jobDir);
+        clearJobDir(jobDir);
         const argv = commandArgv(job);
         if (typeof argv === 'string') {
           run.settleNow(failed('SPAWN_FAILED', argv, { wallSec: 0 }));
@@ -148,11 +153,6 @@ export function createCommandExecutor(options: CommandExecutorOptions): CommandE
           ...(job.timeoutSec > 0 && { timeoutMs: Math.round(job.timeoutSec * 1000) }),
         };
         const env = buildJobEnv(job, { baseEnv, hasGpus: options.hasGpus ?? false });
-        // The record attach() reads after a restart. Written in place, not through a temp file
-        // and a rename (a metadata operation less on a busy disk): no supervisor is asked to run
-        // the job before it is complete, so a torn one (the agent killed mid-write) belongs to
-        // an attempt that never started. Not fsynced: a machine crash ends the job too.
-        writeFileSync(jobFile(jobDir, 'spec'), `${JSON.stringify(spec)}\n`, { mode: 0o600 });
         await launch(run, jobDir, spec, env);
         await run.waitStarted(opts.startTimeoutMs);
       } catch (err) {
@@ -191,32 +191,20 @@ function commandArgv(job: ClaimedJob): string[] | string {
 }
 
 /**
- * Creates the job directory. Synchronous, like the spec write after it: a mkdir on local disk
- * takes microseconds, and the promise API (a stat, an rm and a mkdir, then env.json's open,
- * write and close) cost a thread-pool round trip per call, 0.2–0.4 ms each in an strace of the
- * shell benchmark on the loaded dev VM, all on the job's way to its spawn.
+ * Removes what an earlier run of this attempt left in its job directory (handed back, then
+ * claimed here again; its output was shipped already), unless its supervisor still runs.
+ * Synchronous, like every job-directory operation on the job's way to its spawn: the promise
+ * API cost a thread-pool round trip per call, 0.2–0.4 ms each in an strace of the shell
+ * benchmark on the loaded dev VM. Usually a single stat: there is no directory yet.
  */
-function prepareJobDir(jobDir: string): void {
-  try {
-    mkdirSync(jobDir, { mode: 0o700 });
-    return;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') {
-      mkdirSync(dirname(jobDir), { recursive: true, mode: 0o700 }); // the first job: jobs/
-      mkdirSync(jobDir, { mode: 0o700 });
-      return;
-    }
-    if (code !== 'EEXIST') throw err;
-  }
+function clearJobDir(jobDir: string): void {
+  if (!existsSync(jobDir)) return;
   const info = readSupervisorInfo(jobDir);
   if (info && !readExitInfo(jobDir) && supervisorAlive(info))
     throw new Error(
       `${jobDir} belongs to a supervisor that still runs (pid ${info.supervisorPid})`,
     );
-  // Left from a handed-back run of the same attempt: its output was shipped already.
   rmSync(jobDir, { recursive: true, force: true });
-  mkdirSync(jobDir, { mode: 0o700 });
 }
 
 const errMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));

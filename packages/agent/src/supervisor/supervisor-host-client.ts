@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +13,7 @@ export const SUPERVISOR_HOST_SCRIPT = fileURLToPath(
 
 const READY_TIMEOUT_MS = 10_000;
 /** The protocol this client speaks (supervisor-host.js HOST_PROTOCOL). */
-const HOST_PROTOCOL = 2;
+const HOST_PROTOCOL = 3;
 
 interface HostInfo {
   pid: number;
@@ -50,15 +50,32 @@ export class SupervisorHostClient {
   /** How many of those use each connection: it keeps the process alive while any does. */
   private readonly jobsOn = new WeakMap<net.Socket, number>();
   private closed = false;
+  /** The protocol of the host `socket` is connected to (from supervisor-host.json). */
+  private socketProtocol: number | undefined;
 
   constructor(private readonly stateDir: string) {
     this.socketPath = join(stateDir, 'supervisor.sock');
     this.infoFile = join(stateDir, 'supervisor-host.json');
   }
 
-  /** Connects to the host, starting one first if none runs. Rejects when no host can be used. */
+  /**
+   * Connects to the host, starting one first if none runs. Rejects when no host can be used,
+   * also when the one that runs speaks another protocol: a host of an earlier version still
+   * running jobs after an upgrade. A connection to it (made to kill a re-attached job) is
+   * dropped, so it exits once those jobs end; until then the caller starts per-job supervisors.
+   */
   async ready(): Promise<void> {
-    await this.connect(true);
+    const socket = await this.connect(true);
+    if (this.socketProtocol === HOST_PROTOCOL) return;
+    if (this.socket === socket) this.socket = undefined;
+    socket.destroy();
+    throw this.otherProtocol();
+  }
+
+  private otherProtocol(): Error {
+    return new Error(
+      `the running supervisor host (pid ${this.readInfo()?.pid}) speaks another protocol`,
+    );
   }
 
   /**
@@ -152,13 +169,9 @@ export class SupervisorHostClient {
         if (!this.hostAlive()) {
           if (!launch) throw new Error('no supervisor host runs');
           await this.launch();
-        } else if (launch && this.readInfo()?.protocol !== HOST_PROTOCOL) {
-          // A host of another version still runs jobs here (after an upgrade): it exits once
-          // they end; until then the caller starts per-job supervisors.
-          throw new Error(
-            `the running supervisor host (pid ${this.readInfo()?.pid}) speaks another protocol`,
-          );
         }
+        const protocol = this.readInfo()?.protocol;
+        if (launch && protocol !== HOST_PROTOCOL) throw this.otherProtocol();
         const socket = await openSocket(this.socketPath);
         socket.on('error', () => undefined);
         socket.on('close', () => {
@@ -173,6 +186,7 @@ export class SupervisorHostClient {
         this.readEvents(socket);
         socket.unref(); // the agent's own loops keep it alive, not this connection
         this.socket = socket;
+        this.socketProtocol = protocol;
         this.closed = false;
         return socket;
       } finally {
@@ -183,6 +197,7 @@ export class SupervisorHostClient {
 
   /** Starts a host, detached (own session, stdio to supervisor-host.log), and waits for its "ready". */
   private async launch(): Promise<void> {
+    mkdirSync(this.stateDir, { recursive: true, mode: 0o700 }); // the host's cwd and socket's home
     const logFd = openSync(join(this.stateDir, 'supervisor-host.log'), 'a', 0o600);
     let child;
     try {

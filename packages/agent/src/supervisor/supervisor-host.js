@@ -11,19 +11,20 @@
 // The price is a shared fate: if the host dies, every job it watched is killed by the agent
 // and ends AGENT_LOST (retried by the server), where a per-job supervisor loses one.
 //
-// Protocol (HOST_PROTOCOL 2), on the unix socket <stateDir>/supervisor.sock, newline-delimited
+// Protocol (HOST_PROTOCOL 3), on the unix socket <stateDir>/supervisor.sock, newline-delimited
 // JSON. Requests:
-//   {"op":"start","jobDir":"…","spec":{…},"env":{…}}  supervise a prepared job directory (the
-//        agent wrote spec.json; the spec and environment come with the request, so env.json is
-//        never written and neither file is read back)
+//   {"op":"start","jobDir":"…","spec":{…},"env":{…}}  run a job: the spec and environment come
+//        with the request (env.json is never written)
 //   {"op":"kill","jobDir":"…"}   kill its tree (reason and grace from kill-request.json)
 // Events, to the connection that sent the start:
-//   {"ev":"spawned","jobDir":"…","info":{…}}  the command runs (supervisor.json is written)
+//   {"ev":"spawned","jobDir":"…","info":{…}}  the command runs
 //   {"ev":"output","jobDir":"…"}             output.log grew (at most every 50 ms)
 //   {"ev":"exit","jobDir":"…","exit":{…},"outputBytes":N}  the end; exit.json follows
-// The files stay the durable record: `spawned` goes out after supervisor.json is written, `exit`
-// just before exit.json is (supervise-job.js says why), and an agent restarted meanwhile
-// (attach) reads the same files as with a per-job supervisor.
+// The files stay the durable record, written behind the events: the job directory with its
+// spec.json and supervisor.json RECORD_DELAY_MS after the spawn (the directory at the first
+// output if sooner; all of them at the end if that comes first), exit.json just after the
+// `exit` event (supervise-job.js says why).
+// An agent restarted meanwhile (attach) reads the same files as with a per-job supervisor.
 //
 // Why events rather than files watched by the agent: with the agent watching the directory
 // (an inotify watch per job, supervisor.json and exit.json read on each of ~10 events, spec.json
@@ -43,7 +44,7 @@ const IDLE_MS = 3_000;
 /** A start request carries the job's environment: room for a large one. */
 const MAX_LINE = 4 * 1024 * 1024;
 /** Written to supervisor-host.json; an agent does not use a host that speaks another one. */
-const HOST_PROTOCOL = 2;
+const HOST_PROTOCOL = 3;
 
 const stateDir = resolve(process.argv[2] ?? '');
 if (!process.argv[2]) {
