@@ -149,9 +149,11 @@ offload only:
   garbage back only after ~25–30 s without work, so the first reading moves with it; the
   target is judged on the quiet one, the peak while filling is in the peak RSS column.
 - **shell-overhead**: one real agent (\`--max-jobs 1\`), sequential
-  \`POST /api/v1/jobs?wait=30\` of \`{command: ['true']}\`, against as many sequential bare
-  \`child_process.spawn('true')\` in the same run. **shell-throughput**: ${SHELL_CONCURRENCY} in flight
-  (\`requires.cpu: 0.1\`) against ${SHELL_CONCURRENCY} bare spawns in flight.
+  \`POST /api/v1/jobs?wait=30\` of \`{command: ['true']}\` after the mode's warm-up jobs,
+  against as many sequential bare \`child_process.spawn('true')\` in the same run. The agent's
+  CPU column includes its supervisor host and the commands the host spawned.
+  **shell-throughput**: ${SHELL_CONCURRENCY} in flight (\`requires.cpu: 0.1\`) against ${SHELL_CONCURRENCY} bare spawns
+  in flight.
 
 ## Columns
 

@@ -55,7 +55,7 @@ export const MODES = {
     simProcess: 50_000,
     lone: [{ n: 1_000, warmup: 1_000 }],
     depth: { depths: [1_000, 100_000], samples: 500, warmup: 1_000 },
-    shell: { n: 100, warmup: 10 },
+    shell: { n: 100, warmup: 500 },
     multi: {
       servers: [1, 3],
       agents: 3,
@@ -79,7 +79,10 @@ export const MODES = {
     // quietRss: the deepest case also reads the server's resident set once it is quiet
     // (up to 45 s a run; see quietRssMiB in server-process.js).
     depth: { depths: [1_000, 1_000_000], samples: 500, warmup: 1_000, quietRss: true },
-    shell: { n: 200, warmup: 10 },
+    // 10 warm-up jobs left the server and agent JIT cold: `true` p50 4.9–5.1 ms against
+    // 3.3–3.6 after 1,000 (bare spawn 1.2–1.4 ms, the same in both; quick mode, this host,
+    // 2026-11-24). Measured like the lone job, on a worker that is already running.
+    shell: { n: 200, warmup: 1_000 },
     multi: {
       servers: [1, 3],
       agents: 3,

@@ -83,14 +83,19 @@ export async function shellCase(store, s, concurrency, opts) {
       };
       await timedLoops(Math.max(s.warmup, concurrency), concurrency, submit);
       const self0 = cpuSecondsWithChildren('self') ?? NaN;
-      const agent0 = cpuSecondsWithChildren(agent.pid) ?? NaN;
+      // The agent with its supervisor host, which spawns the commands: their CPU is the host's
+      // reaped children's (the host is no child of the agent).
+      const hostPid = agent.hostPid();
+      const agentCpu = () =>
+        (cpuSecondsWithChildren(agent.pid) ?? NaN) +
+        (hostPid === null ? 0 : (cpuSecondsWithChildren(hostPid) ?? NaN));
+      const agent0 = agentCpu();
       const w = await server.window(async () => {
         const t0 = performance.now();
         const lat = await timedLoops(s.n, concurrency, submit);
         return { lat, elapsedMs: performance.now() - t0 };
       });
-      // The agent's own CPU plus its reaped children's: the per-job supervisors and `true`.
-      const agentCpuSec = (cpuSecondsWithChildren(agent.pid) ?? NaN) - agent0;
+      const agentCpuSec = agentCpu() - agent0;
       const driverCpuSec = (cpuSecondsWithChildren('self') ?? NaN) - self0;
       const agentPeakRssMiB = peakRssMiB(agent.pid) ?? NaN;
       const counts = await server.counts();

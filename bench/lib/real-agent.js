@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,8 @@ const CLI = path.join(root, 'packages/cli/bin/offload.js');
  * @property {number} pid
  * @property {Promise<void>} registered resolves once the agent logs its registration
  * @property {() => string} stderr the tail of its stderr
+ * @property {() => number | null} hostPid its shared supervisor host (started with its first
+ *   command job, the parent of every command): null before
  * @property {(graceMs?: number) => Promise<number>} stop SIGTERM, SIGKILL after `graceMs`; removes the state dir
  */
 
@@ -64,6 +66,14 @@ export function startRealAgent({ url, join, name, maxJobs, tasks, label = name }
     pid,
     registered,
     stderr: () => stderr,
+    hostPid() {
+      try {
+        const info = JSON.parse(readFileSync(path.join(stateDir, 'supervisor-host.json'), 'utf8'));
+        return typeof info.pid === 'number' ? info.pid : null;
+      } catch {
+        return null;
+      }
+    },
     async stop(graceMs = 10_000) {
       if (proc.exitCode === null && proc.signalCode === null) {
         proc.kill('SIGTERM');
