@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createJobRecord, systemClock, type AgentRecord } from '@offload/core';
+import { createJobRecord, createManualClock, systemClock, type AgentRecord } from '@offload/core';
 import { openSqliteStore, type Store } from '@offload/store';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Dispatcher } from '../src/services/dispatcher.js';
@@ -126,5 +126,27 @@ describe('dispatcher wake-ups', () => {
       jobs: [],
       reason: 'poke',
     });
+  });
+
+  it('forgets old pokes, and never gives a later poke the number of a mark still held', async () => {
+    const clock = createManualClock();
+    const dispatcher = new Dispatcher(store, clock, { tierGraceMs: 0 });
+    await dispatcher.init();
+    const agent = await onlineAgent(dispatcher);
+    dispatcher.poke(agent.id);
+    const held = dispatcher.pokeMark(agent.id); // a sync that took its mark, then stalled
+    expect(held).toBeGreaterThan(0);
+    clock.advance(11 * 60_000);
+    dispatcher.poke('agent_other'); // a poke drops the records older than ten minutes
+    expect(dispatcher.pokeMark(agent.id)).toBe(0);
+    expect(dispatcher.pokeMark('agent_other')).toBeGreaterThan(0);
+    // The stalled sync's claim sees its mark changed: it returns at once (a spare sync).
+    expect(await dispatcher.claim(agent, 1, 3_000, undefined, held)).toEqual({
+      jobs: [],
+      reason: 'poke',
+    });
+    // Poked again after the drop: a new number, not the one the stalled sync holds.
+    dispatcher.poke(agent.id);
+    expect(dispatcher.pokeMark(agent.id)).toBeGreaterThan(held);
   });
 });

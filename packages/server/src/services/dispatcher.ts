@@ -11,6 +11,13 @@ import type { ClaimedAttempt, ClaimRequest, Store } from '@offload/store';
 import { KnownAgents } from './known-agents.js';
 import { KnownClasses } from './known-classes.js';
 
+/**
+ * How long a poke is remembered: far longer than a sync holds a mark before its claim checks
+ * it (a read of its cancels, one claim against the store: milliseconds, seconds in a store
+ * stall).
+ */
+const POKE_MEMORY_MS = 10 * 60_000;
+
 interface Parked {
   agentId: string;
   max: number;
@@ -56,8 +63,13 @@ export class Dispatcher {
   private readonly agents: KnownAgents;
   private readonly parked = new Set<Parked>();
   private readonly looking = new Set<Looking>();
-  /** Pokes per agent, counted: a claim, or a caller that read the agent's cancels before it, can tell whether one came since its mark. */
-  private readonly pokes = new Map<string, number>();
+  /**
+   * Each agent's last poke, numbered from one sequence for all agents: a claim, or a caller
+   * that read the agent's cancels before it, tells from its mark whether one came since.
+   * Oldest first; see poke() for why entries are dropped after POKE_MEMORY_MS.
+   */
+  private readonly pokes = new Map<string, { seq: number; at: number }>();
+  private pokeSeq = 0;
   private paused = new Set<string>();
   /** Bumped by each local pause or resume: a read of the flags that overlapped one is stale. */
   private pausedVersion = 0;
@@ -316,15 +328,31 @@ export class Dispatcher {
     return null;
   }
 
-  /** Releases a parked claim of this agent (a cancel or drain to deliver). */
+  /**
+   * Releases a parked claim of this agent (a cancel or drain to deliver).
+   *
+   * The record of a poke is needed only between a mark and the claim that checks it (a
+   * sync reading its cancels, a claim reading the store): a parked claim is released by the
+   * poke itself. So records older than POKE_MEMORY_MS are dropped, else every agent ever
+   * poked (each registration pokes) stays here for the server's life, which a fleet of spot
+   * instances makes long. Numbers come from one sequence, so a mark never equals a later
+   * poke's, also after its agent's record was dropped; a claim that holds a mark across a
+   * drop sees a changed mark and returns early, which costs a sync, not a command.
+   */
   poke(agentId: string): void {
-    this.pokes.set(agentId, this.pokeMark(agentId) + 1);
+    const now = this.clock.now();
+    this.pokes.delete(agentId); // to the end: the map stays oldest first
+    this.pokes.set(agentId, { seq: ++this.pokeSeq, at: now });
+    for (const [id, p] of this.pokes) {
+      if (p.at > now - POKE_MEMORY_MS) break;
+      this.pokes.delete(id);
+    }
     this.signal((id) => id === agentId, 'poke');
   }
 
-  /** How many times the agent was poked: see claim's `pokedSince`. */
+  /** The agent's poke mark: see claim's `pokedSince`. */
   pokeMark(agentId: string): number {
-    return this.pokes.get(agentId) ?? 0;
+    return this.pokes.get(agentId)?.seq ?? 0;
   }
 
   /** Releases every parked claim (shutdown, queue resume). */
