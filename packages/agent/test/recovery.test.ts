@@ -39,7 +39,11 @@ async function startInSeparateAgent(jobId: string, command: string) {
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   const line = await waitFor(() => out.includes('\n') && out, 10_000, 'the fixture agent');
-  return { child, ...(JSON.parse(line) as { jobDir: string; pid: number }) };
+  const started = JSON.parse(line) as { jobDir: string; pid: number };
+  // The host records the job in its directory shortly after the spawn (RECORD_DELAY_MS); an
+  // agent restarted for real takes longer than that to start and read it.
+  await waitFor(() => readSupervisorInfo(started.jobDir), 5000, 'supervisor.json');
+  return { child, ...started };
 }
 
 describe.runIf(HAS_PROC)('a job outlives its agent', () => {
@@ -52,9 +56,7 @@ describe.runIf(HAS_PROC)('a job outlives its agent', () => {
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGKILL');
     await exited;
-    // The host records the job shortly after the spawn (RECORD_DELAY_MS); an agent restarted
-    // for real takes longer than that to start.
-    const info = await waitFor(() => readSupervisorInfo(jobDir), 5000, 'supervisor.json');
+    const info = readSupervisorInfo(jobDir)!;
     expect(isSameProcess(info.supervisorPid, info.supervisorStartTime)).toBe(true);
     expect(isSameProcess(pid, info.startTime)).toBe(true);
 

@@ -108,6 +108,7 @@ describe.runIf(HAS_PROC)('the shared supervisor host', () => {
     ).done; // the host runs now
     // A file where the job directory goes: the spawn succeeds, the records cannot.
     const jobDir = join(stateDir, 'jobs', `${box.jobId()}-1`);
+    mkdirSync(join(stateDir, 'jobs'), { recursive: true });
     writeFileSync(jobDir, 'not a directory');
     const spec = { version: 1, jobId: 'x', attempt: 1, argv: ['sleep', '1000'], killGraceMs: 300 };
     const socket = net.connect(join(stateDir, 'supervisor.sock'));
