@@ -1,35 +1,18 @@
 import { join } from 'node:path';
 import type { AgentRegister, ClaimedJob, Completion } from '@offload/protocol';
 import { createCommandExecutor, type CommandExecutor } from '../executors/command-executor.js';
-import { failed, type JobOutcome, type RunCallbacks } from '../executors/job-outcome.js';
-import { createTaskExecutor, type TaskExecutor } from '../executors/task-executor.js';
+import { createTaskExecutor } from '../executors/task-executor.js';
 import { createCpuLoadGuard, type CpuLoadGuard } from '../resources/cpu-load.js';
 import { agentCapabilities, detectResources } from '../resources/detect-resources.js';
 import { ResourcePool } from '../resources/resource-pool.js';
-import { jobDirPath } from '../supervisor/supervisor-launcher.js';
-import {
-  AgentState,
-  defaultAgentName,
-  defaultStateDir,
-  type RunningRecord,
-} from './agent-state.js';
+import { AgentState, defaultAgentName, defaultStateDir } from './agent-state.js';
 import { AgentStartError, type Agent, type AgentOptions } from './agent-api.js';
 import { Connection, StoppedError } from './connection.js';
 import { JobDirs } from './job-dirs.js';
+import { JobRuns } from './job-runs.js';
 import { LogShipper } from './log-shipper.js';
 import { refused, registerAgent } from './registration.js';
 import { keyOf } from './keyed-journal.js';
-
-interface Execution {
-  job: Pick<ClaimedJob, 'id' | 'leaseId' | 'attempt'>;
-  kind: 'command' | 'task';
-  cancel(): void;
-  /** Lease gone: kill, report nothing. */
-  stale: boolean;
-  /** Graceful stop: kill, report handback. */
-  handback: boolean;
-  done: Promise<void>;
-}
 
 const DEFAULT_SYNC_WAIT_MS = 20_000;
 const MAX_COMPLETIONS_PER_SYNC = 500;
@@ -46,11 +29,10 @@ export function createAgent(options: AgentOptions): Agent {
     log,
   });
   const jobDirs = new JobDirs(join(stateDir, 'jobs'), options.jobDirKeepMs ?? 30_000, log);
-  const executions = new Map<string, Execution>(); // by lease id
+  let runs: JobRuns | undefined; // from registration on
   const sending = new Set<string>(); // outbox keys on their way to the server
   let pool: ResourcePool | undefined;
   let commands: CommandExecutor | undefined;
-  let tasks: TaskExecutor | undefined;
   let guard: CpuLoadGuard | undefined;
   let agentId: string | undefined;
   let agentName: string | undefined;
@@ -68,23 +50,13 @@ export function createAgent(options: AgentOptions): Agent {
   /** Claimed jobs waiting to start, in order (see syncOnce). */
   let starting: Promise<void> = Promise.resolve();
   let heartbeatTimer: NodeJS.Timeout | undefined;
-  const shipper = new LogShipper(conn, (lease) => {
-    const ex = executions.get(lease);
-    if (ex) killStale(ex);
-  });
+  const shipper = new LogShipper(conn, (lease) => runs?.killStale(lease));
 
   const poke = () => {
     const w = wake;
     wake = undefined;
     w?.();
   };
-
-  function killStale(ex: Execution): void {
-    if (ex.stale) return;
-    ex.stale = true;
-    log(`lease of job ${ex.job.id} is no longer current: killing it, reporting nothing`);
-    ex.cancel();
-  }
 
   async function register(): Promise<void> {
     state.init();
@@ -102,7 +74,18 @@ export function createAgent(options: AgentOptions): Agent {
       ...(options.killGraceMs !== undefined && { killGraceMs: options.killGraceMs }),
       log,
     });
-    tasks = options.tasks ? createTaskExecutor({ tasks: options.tasks }) : undefined;
+    const tasks = options.tasks ? createTaskExecutor({ tasks: options.tasks }) : undefined;
+    runs = new JobRuns({
+      state,
+      stateDir,
+      jobDirs,
+      shipper,
+      pool,
+      commands,
+      tasks,
+      log,
+      ended: attemptEnded,
+    });
     if (options.cpuLoadGuard) guard = options.cpuLoadGuard;
     else if (options.cpuThreshold !== undefined)
       guard = createCpuLoadGuard({ thresholdPercent: options.cpuThreshold });
@@ -133,102 +116,17 @@ export function createAgent(options: AgentOptions): Agent {
     log(`agent ${agentName} (${agentId}) registered with ${conn.url}`);
   }
 
-  /** Re-attaches to the command attempts recorded before a restart. */
-  async function recover(): Promise<void> {
-    for (const rec of state.running()) {
-      if (executions.has(rec.leaseId)) continue;
-      try {
-        pool!.reserve(rec.leaseId, { cpu: rec.cpu, memoryMb: rec.memoryMb, gpus: rec.gpus });
-      } catch {
-        // Over-committed after an override change: run it anyway, it is already running.
-      }
-      let run;
-      try {
-        run = await commands!.attach(rec.jobDir, {
-          logOffset: rec.logOffset,
-          ...jobCallbacks(rec, rec),
+  /** An attempt ended: its slot is free, and its completion (if any) goes once its output has. */
+  function attemptEnded(leaseId: string, report: boolean): void {
+    if (report) {
+      if (!shipper.waiting(leaseId)) scheduleReport();
+      else
+        void shipper.flushAll().then(() => {
+          scheduleReport();
+          poke();
         });
-      } catch (err) {
-        // Its job directory is gone: nothing left to follow or kill; the server's lease
-        // timeout retries the job.
-        log(`cannot re-attach to job ${rec.jobId}: ${errMessage(err)}`);
-        pool!.release(rec.leaseId);
-        state.deleteRunning(rec);
-        continue;
-      }
-      log(`re-attached to job ${rec.jobId} (attempt ${rec.attempt})`);
-      track(rec, 'command', run.done, () => run.cancel(), rec);
     }
-    if (executions.size > 0) await heartbeat();
-  }
-
-  function jobCallbacks(ids: { jobId: string; leaseId: string }, rec?: RunningRecord) {
-    const callbacks: RunCallbacks = {
-      onOutput: (chunk) => {
-        shipper.output(ids.jobId, ids.leaseId, chunk.stream, chunk.data, () => {
-          if (rec && chunk.offset !== undefined) {
-            rec.logOffset = chunk.offset;
-            try {
-              state.updateRunning(rec);
-            } catch {
-              // only costs repeated output after a restart
-            }
-          }
-        });
-      },
-      onProgress: (p) => shipper.progress(ids.jobId, ids.leaseId, p),
-    };
-    return callbacks;
-  }
-
-  function track(
-    ids: { jobId: string; leaseId: string; attempt: number },
-    kind: 'command' | 'task',
-    done: Promise<JobOutcome>,
-    cancel: () => void,
-    rec?: RunningRecord,
-  ): void {
-    const ex: Execution = {
-      job: { id: ids.jobId, leaseId: ids.leaseId, attempt: ids.attempt },
-      kind,
-      cancel,
-      stale: false,
-      handback: false,
-      done: Promise.resolve(),
-    };
-    executions.set(ids.leaseId, ex);
-    ex.done = done.then((outcome) => {
-      try {
-        // Recorded at once; it is sent only after the job's output (pendingCompletions).
-        if (!ex.stale) {
-          const completion: Completion = ex.handback
-            ? { jobId: ids.jobId, leaseId: ids.leaseId, outcome: 'handback' }
-            : { jobId: ids.jobId, leaseId: ids.leaseId, ...outcome };
-          state.outbox.put(completion);
-        }
-        if (rec) {
-          state.outbox.flush(); // on disk before the record that would recover it goes
-          state.deleteRunning(rec);
-          jobDirs.finished(rec.jobDir);
-        }
-      } catch (err) {
-        // The state directory failed (disk full?): the server's lease timeout decides instead.
-        log(`could not record the outcome of job ${ids.jobId}: ${errMessage(err)}`);
-      } finally {
-        pool?.release(ids.leaseId);
-        executions.delete(ids.leaseId);
-        shipper.forget(ids.leaseId);
-        if (!ex.stale && !ex.handback) {
-          if (!shipper.waiting(ids.leaseId)) scheduleReport();
-          else
-            void shipper.flushAll().then(() => {
-              scheduleReport();
-              poke();
-            });
-        }
-        poke();
-      }
-    });
+    poke();
   }
 
   /**
@@ -255,7 +153,7 @@ export function createAgent(options: AgentOptions): Agent {
     try {
       const res = await conn.once((c) => c.sync({ completions: batch, max: 0, waitMs: 0 }));
       applyAcks(batch, res.acks);
-      cancelLeases(res.cancel);
+      runs?.cancel(res.cancel);
       sent = true;
     } catch {
       // They stay in the outbox and go with the sync loop's next request.
@@ -277,99 +175,17 @@ export function createAgent(options: AgentOptions): Agent {
     );
   }
 
-  /** Holds the job's slot (and resources) from the moment its claim arrives. */
-  function reserve(job: ClaimedJob): void {
-    try {
-      pool!.reserve(job.leaseId, { cpu: job.cpu, memoryMb: job.memoryMb, gpus: job.gpus });
-    } catch (err) {
-      log(`job ${job.id} does not fit here (${errMessage(err)}); running it anyway`);
-    }
-  }
-
-  /** Runs a reserved job (see `reserve`). */
-  async function startJob(job: ClaimedJob): Promise<void> {
-    const isTask = job.payload.task !== undefined && job.payload.command === undefined;
-    if (isTask) {
-      if (!tasks) {
-        track(
-          { jobId: job.id, leaseId: job.leaseId, attempt: job.attempt },
-          'task',
-          Promise.resolve(failed('NO_HANDLER', 'this agent has no task handlers', { wallSec: 0 })),
-          () => undefined,
-        );
-        return;
-      }
-      const run = tasks.start(job, jobCallbacks({ jobId: job.id, leaseId: job.leaseId }));
-      track({ jobId: job.id, leaseId: job.leaseId, attempt: job.attempt }, 'task', run.done, () =>
-        run.cancel(),
-      );
-      return;
-    }
-    let jobDir: string;
-    try {
-      jobDir = jobDirPath(stateDir, job.id, job.attempt);
-    } catch (err) {
-      track(
-        { jobId: job.id, leaseId: job.leaseId, attempt: job.attempt },
-        'command',
-        Promise.resolve(failed('SPAWN_FAILED', errMessage(err), { wallSec: 0 })),
-        () => undefined,
-      );
-      return;
-    }
-    const rec: RunningRecord = {
-      jobId: job.id,
-      leaseId: job.leaseId,
-      attempt: job.attempt,
-      jobDir,
-      cpu: job.cpu,
-      memoryMb: job.memoryMb,
-      gpus: job.gpus,
-      logOffset: 0,
-    };
-    // Registered before the supervisor starts, so a cancel that arrives meanwhile finds it.
-    let cancelled = false;
-    let cancelRun: () => void = () => (cancelled = true);
-    let resolveDone!: (o: JobOutcome) => void;
-    const done = new Promise<JobOutcome>((r) => (resolveDone = r));
-    // With its record: when it ends, the record goes (and its directory, a while later).
-    track(rec, 'command', done, () => cancelRun(), rec);
-    try {
-      // Recorded before the supervisor starts: an agent killed in between still finds (and
-      // follows or kills) the attempt after its restart.
-      state.putRunning(rec);
-      const run = await commands!.start(job, jobCallbacks(rec, rec));
-      cancelRun = () => run.cancel();
-      if (cancelled) run.cancel();
-      void run.done.then(resolveDone);
-    } catch (err) {
-      resolveDone(
-        failed('SPAWN_FAILED', `could not start the job: ${errMessage(err)}`, { wallSec: 0 }),
-      );
-    }
-  }
-
   function freeSlots(): number {
     if (!pool || draining || stopping) return 0;
     if (guard && !guard.mayTakeWork()) return 0;
     return Math.max(0, pool.free().jobs);
   }
 
-  function cancelLeases(leases: readonly string[]): void {
-    for (const lease of leases) {
-      const ex = executions.get(lease);
-      if (ex) {
-        log(`canceling job ${ex.job.id}`);
-        ex.cancel();
-      }
-    }
-  }
-
   async function heartbeat(): Promise<void> {
     // Every lease held: running, or finished and not yet acknowledged (the server hands back
     // running attempts this list lacks).
     const leases = [
-      ...new Set([...executions.keys(), ...state.outbox.list().map((c) => c.leaseId)]),
+      ...new Set([...(runs?.leases() ?? []), ...state.outbox.list().map((c) => c.leaseId)]),
     ];
     const hb = await conn.call('heartbeat', (c) =>
       c.heartbeat({
@@ -379,11 +195,8 @@ export function createAgent(options: AgentOptions): Agent {
         ...(guard?.loadPercent() !== undefined && { load: guard.loadPercent()! / 100 }),
       }),
     );
-    for (const lease of hb.stale) {
-      const ex = executions.get(lease);
-      if (ex) killStale(ex);
-    }
-    cancelLeases(hb.cancel);
+    for (const lease of hb.stale) runs?.killStale(lease);
+    runs?.cancel(hb.cancel);
     if (hb.drain !== draining) {
       draining = hb.drain;
       log(draining ? 'draining: taking no new work' : 'taking work again');
@@ -443,7 +256,7 @@ export function createAgent(options: AgentOptions): Agent {
       for (const c of completions) sending.delete(keyOf(c));
     }
     applyAcks(completions, res.acks);
-    cancelLeases(res.cancel);
+    runs?.cancel(res.cancel);
     if (res.drain !== draining) {
       draining = res.drain;
       log(draining ? 'draining: taking no new work' : 'taking work again');
@@ -465,7 +278,7 @@ export function createAgent(options: AgentOptions): Agent {
     // When no sync follows (every slot taken, nothing to report: a one-slot agent's lone job),
     // that turn would only delay the start: 40–50 µs of a lone job's ~1 ms (timed in the
     // agent, 1,000 sequential no-op tasks).
-    for (const job of jobs) reserve(job);
+    for (const job of jobs) runs!.reserve(job);
     const syncFollows = freeSlots() > 0 || pendingCompletions(1).length > 0;
     starting = syncFollows
       ? starting.then(() => new Promise<void>((r) => setImmediate(r))).then(() => startAll(jobs))
@@ -480,9 +293,9 @@ export function createAgent(options: AgentOptions): Agent {
         continue;
       }
       try {
-        await startJob(job);
+        await runs!.start(job);
       } catch (err) {
-        // startJob records its own failures; this is a bug, but the loop must go on.
+        // start() records its own failures; this is a bug, but the loop must go on.
         log(`could not start job ${job.id}: ${errMessage(err)}`);
       }
     }
@@ -544,7 +357,7 @@ export function createAgent(options: AgentOptions): Agent {
         // one-slot agent's every claim is full, and asking without a hold cost each lone job
         // a round trip to the server before the agent was parked for the next (shell `true`
         // jobs, one at a time: p50 ~1 ms of ~9).
-        const hold = lastClaimShort || executions.size === 0;
+        const hold = lastClaimShort || !runs?.size;
         await syncOnce(max, max > 0 && hold ? waitMs : 0);
       } catch (err) {
         if (err instanceof StoppedError || stopping) break;
@@ -566,18 +379,13 @@ export function createAgent(options: AgentOptions): Agent {
       return agentName;
     },
     stateDir,
-    running: () =>
-      [...executions.values()].map((e) => ({
-        jobId: e.job.id,
-        leaseId: e.job.leaseId,
-        attempt: e.job.attempt,
-        kind: e.kind,
-      })),
+    running: () => runs?.list() ?? [],
 
     async start() {
       await register();
       scheduleHeartbeat();
-      await recover();
+      await runs!.recover();
+      if (runs!.size > 0) await heartbeat();
       jobDirs.removeLeftovers(state.running().map((r) => r.jobDir));
       // Reports kept from before a restart go first, on the first sync.
       syncLoop = loop();
@@ -594,17 +402,13 @@ export function createAgent(options: AgentOptions): Agent {
         ]);
       }
       await starting; // claimed jobs start, or are handed back, first
-      const all = () => Promise.all([...executions.values()].map((e) => e.done));
-      if (executions.size > 0) {
-        log(`stopping: waiting up to ${drainMs} ms for ${executions.size} running job(s)`);
+      if (runs && runs.size > 0) {
+        log(`stopping: waiting up to ${drainMs} ms for ${runs.size} running job(s)`);
         let timer: NodeJS.Timeout | undefined;
-        await Promise.race([all(), new Promise((r) => (timer = setTimeout(r, drainMs)))]);
+        await Promise.race([runs.allDone(), new Promise((r) => (timer = setTimeout(r, drainMs)))]);
         clearTimeout(timer);
-        for (const ex of executions.values()) {
-          ex.handback = true;
-          ex.cancel();
-        }
-        await all();
+        runs.handBackAll();
+        await runs.allDone();
       }
       await Promise.race([syncLoop, conn.sleep(2000)]);
       clearTimeout(heartbeatTimer);
