@@ -267,18 +267,14 @@ export function superviseJob(jobDir, supervisor, input = {}) {
     // microseconds lose it (the attempt then ends AGENT_LOST, as when the host dies mid-job).
     events?.exit(exit, logBytes);
     try {
-      ensureJobDir(); // a spawn that failed made none yet
-      if (info.pid !== null && !recorded) {
-        writeJsonAtomic(jobFile(jobDir, 'supervisor'), info, 0o600, false);
-        recorded = true;
-      }
+      writeRecords(); // if the end came first (or the spawn failed)
       // Not fsynced: the job directory has to survive the agent's crash (the page cache does),
       // not the machine's, which ends the job too. Saves ~0.4 ms per write on the dev VM.
       writeJsonAtomic(jobFile(jobDir, 'exit'), exit, 0o600, false);
     } catch (err) {
       // The connected agent has the outcome from the event; an agent that reads the directory
       // finds the supervisor gone without one and ends the attempt AGENT_LOST.
-      process.stderr.write(`${jobDir}: could not write exit.json: ${String(err)}\n`);
+      process.stderr.write(`${jobDir}: could not write the job's records: ${String(err)}\n`);
     } finally {
       sweepLeftovers(resolveDone);
     }
@@ -490,16 +486,18 @@ export function superviseJob(jobDir, supervisor, input = {}) {
     }, sampleDelayMs);
   }
 
-  /**
-   * Writes supervisor.json (and, in the shared host, makes the job directory first).
-   * @returns {boolean} false: it could not, and the job was killed
-   */
+  /** Makes the job directory (shared host) and writes supervisor.json once the command runs. */
+  function writeRecords() {
+    ensureJobDir();
+    if (recorded || info.pid === null) return;
+    writeJsonAtomic(jobFile(jobDir, 'supervisor'), info, 0o600, false);
+    recorded = true;
+  }
+
+  /** @returns {boolean} false: the records could not be written, and the job was killed */
   function recordJob() {
-    if (recorded) return true;
     try {
-      ensureJobDir();
-      writeJsonAtomic(jobFile(jobDir, 'supervisor'), info, 0o600, false);
-      recorded = true;
+      writeRecords();
       return true;
     } catch (err) {
       // Without these records no restarted agent could find the command: it must not run on.
@@ -519,6 +517,8 @@ export function superviseJob(jobDir, supervisor, input = {}) {
     info.startTime = st?.startTime ?? null;
     info.startedAt = new Date().toISOString();
     tree = { pgid: pid, sid: pid, minStartTime: info.startTime };
+    // A per-job supervisor's agent follows the directory: its record goes at once. The host's
+    // jobs are followed by their events; their records follow (RECORD_DELAY_MS).
     if (jobDirMade) {
       if (!recordJob()) return;
     } else recordTimer = setTimeout(recordJob, RECORD_DELAY_MS);
