@@ -88,6 +88,21 @@ describe.runIf(HAS_PROC)('the shared supervisor host', () => {
     exec.close();
   });
 
+  it('runs an attempt again in the same directory right after it ended (a handback claimed again)', async () => {
+    const stateDir = join(box.root, 'again');
+    const exec = createCommandExecutor({ stateDir, killGraceMs: 300, startTimeoutMs: 3000 });
+    const job = box.job({ command: 'echo run' });
+    const first = recorder();
+    expect((await (await exec.start(job, first)).done).outcome).toBe('succeeded');
+    // The host still sweeps the first run's leftovers (up to a second); the same job directory
+    // is started again at once.
+    const second = recorder();
+    const again = await exec.start(job, second);
+    expect(await again.done).toMatchObject({ outcome: 'succeeded', exitCode: 0 });
+    expect(second.text()).toBe('run\n');
+    exec.close();
+  });
+
   it('a job whose connection to the host closes is still followed, through its directory', async () => {
     const stateDir = join(box.root, 'hiccup');
     const exec = createCommandExecutor({ stateDir, killGraceMs: 300, pollIntervalMs: 100 });

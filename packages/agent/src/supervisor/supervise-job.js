@@ -139,6 +139,7 @@ export class ChildTicks {
 /**
  * @typedef {object} JobHandle
  * @property {Promise<void>} done  resolves once exit.json is written and no leftover of the tree lives
+ * @property {boolean} ended  its exit is recorded (the leftovers' sweep may still run)
  * @property {(reason?: KillReason) => void} requestKill  kill the tree (reason from kill-request.json, else `cancel`)
  * @property {(err: Error) => void} crash  the supervisor failed: kill the tree now and record why
  */
@@ -318,6 +319,9 @@ export function superviseJob(jobDir, supervisor, input = {}) {
   /** @type {JobHandle} */
   const handle = {
     done,
+    get ended() {
+      return finished;
+    },
     requestKill(reason) {
       if (killReason || finished) return;
       /** @type {KillRequest | undefined} */

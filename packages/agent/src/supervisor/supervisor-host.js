@@ -66,8 +66,17 @@ const supervisor = {
   childTicks: new ChildTicks(),
 };
 
-/** @type {Map<string, import('./supervise-job.js').JobHandle>} */
-const jobs = new Map();
+/** @typedef {import('./supervise-job.js').JobHandle} JobHandle */
+/** @type {Set<JobHandle>} every job until its leftovers are swept: the host stays for them */
+const live = new Set();
+/**
+ * The latest job of each directory, where kill requests go. A job that ended may be started
+ * again in its directory while its leftovers are still swept (up to a second): an attempt
+ * handed back at an agent's stop and claimed again by the restarted agent. Its start was
+ * ignored until the sweep was done, and the attempt failed after the agent's start timeout.
+ * @type {Map<string, JobHandle>}
+ */
+const byDir = new Map();
 /** @type {Set<net.Socket>} */
 const clients = new Set();
 let stopping = false;
@@ -77,7 +86,7 @@ let idleTimer;
 function maybeExit() {
   clearTimeout(idleTimer);
   idleTimer = undefined;
-  if (jobs.size > 0) return;
+  if (live.size > 0) return;
   if (stopping) return exit(0);
   if (clients.size > 0) return;
   idleTimer = setTimeout(() => exit(0), IDLE_MS);
@@ -122,7 +131,7 @@ function handle(message, socket) {
     return;
   }
   if (msg.op === 'start') {
-    if (jobs.has(dir) || stopping) return;
+    if (byDir.get(dir)?.ended === false || stopping) return;
     clearTimeout(idleTimer);
     const jobDir = dir;
     let ended = false;
@@ -165,13 +174,15 @@ function handle(message, socket) {
       }
       return;
     }
-    jobs.set(dir, job);
+    live.add(job);
+    byDir.set(dir, job);
     void job.done.then(() => {
-      jobs.delete(dir);
+      live.delete(job);
+      if (byDir.get(dir) === job) byDir.delete(dir);
       maybeExit();
     });
   } else if (msg.op === 'kill') {
-    jobs.get(dir)?.requestKill();
+    byDir.get(dir)?.requestKill();
   }
 }
 
@@ -208,7 +219,7 @@ const server = net.createServer((socket) => {
 // Nothing but our protocol stops us: no terminal; SIGTERM means "kill every job, then exit".
 process.on('SIGTERM', () => {
   stopping = true;
-  for (const job of jobs.values()) job.requestKill('cancel');
+  for (const job of live) job.requestKill('cancel');
   maybeExit();
 });
 for (const sig of /** @type {const} */ (['SIGHUP', 'SIGINT', 'SIGPIPE', 'SIGUSR1', 'SIGUSR2'])) {
@@ -218,8 +229,8 @@ for (const sig of /** @type {const} */ (['SIGHUP', 'SIGINT', 'SIGPIPE', 'SIGUSR1
 process.on('uncaughtException', (err) => {
   process.stderr.write(`${err.stack ?? String(err)}\n`);
   stopping = true;
-  for (const job of jobs.values()) job.crash(err);
-  void Promise.all([...jobs.values()].map((j) => j.done)).then(() => exit(1));
+  for (const job of live) job.crash(err);
+  void Promise.all([...live].map((j) => j.done)).then(() => exit(1));
 });
 
 // The agent checked that no live host owns the socket before it started us.
