@@ -28,6 +28,8 @@ export type {
   FetchResponseLike,
 } from './transport.js';
 export type * from './types.js';
+/** Every job state in lifecycle order, and those a job ends in (SPEC §3). */
+export { JOB_STATES, TERMINAL_STATES } from '@offload/protocol';
 export type {
   Agent,
   AgentRegister,

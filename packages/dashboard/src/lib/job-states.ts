@@ -1,20 +1,7 @@
-import type { Job, JobState } from '@offload/client/browser';
+import { JOB_STATES, TERMINAL_STATES, type Job, type JobState } from '@offload/client/browser';
 
-export const JOB_STATES: readonly JobState[] = [
-  'scheduled',
-  'queued',
-  'running',
-  'succeeded',
-  'failed',
-  'canceled',
-  'expired',
-];
-export const TERMINAL: ReadonlySet<JobState> = new Set([
-  'succeeded',
-  'failed',
-  'canceled',
-  'expired',
-]);
+export { JOB_STATES };
+export const TERMINAL: ReadonlySet<JobState> = new Set(TERMINAL_STATES);
 
 export function isTerminal(job: Pick<Job, 'state'>): boolean {
   return TERMINAL.has(job.state);
