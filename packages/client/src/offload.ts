@@ -6,6 +6,7 @@ import {
   type JobSubmit,
   type Stats,
   type StatsHistory,
+  type Whoami,
 } from '@offload/protocol';
 import { AgentsApi, KeysApi, QueuesApi } from './admin-api.js';
 import { JobFailedError, OffloadTimeoutError } from './errors.js';
@@ -435,6 +436,21 @@ export class OffloadBase {
         return 'skip';
       },
     });
+  }
+
+  /**
+   * The credential this client uses, as the server sees it: `kind` (`admin` or `api-key`), its
+   * id and name, the scopes it has and the queues and capabilities it is limited to. Any key
+   * may ask, whatever its scopes.
+   *
+   * @example
+   * ```ts
+   * const me = await off.whoami();
+   * if (!me.scopes.includes('cancel')) console.log(`${me.name ?? me.kind} cannot cancel jobs`);
+   * ```
+   */
+  async whoami(): Promise<Whoami> {
+    return this.http.json<Whoami>({ method: 'GET', path: '/api/v1/whoami', idempotent: true });
   }
 
   /**

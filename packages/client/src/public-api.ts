@@ -56,4 +56,5 @@ export type {
   SyncRequest,
   SyncResponse,
   ClaimedJob,
+  Whoami,
 } from '@offload/protocol';

@@ -79,6 +79,13 @@ describe('keys', () => {
 
     const reader = new Offload({ url: srv.url, apiKey: key.token });
     expect(await reader.stats()).toBeDefined();
+    expect(await reader.whoami()).toEqual({
+      kind: 'api-key',
+      id: key.id,
+      name: 'ci',
+      scopes: ['read'],
+    });
+    expect((await off.whoami()).kind).toBe('admin');
     const revoked = await off.keys.revoke(key.id);
     expect(revoked.revokedAt).toEqual(expect.any(String));
     await expect(reader.stats()).rejects.toBeInstanceOf(ApiErrorClasses.UNAUTHORIZED);

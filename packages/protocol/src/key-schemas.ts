@@ -54,4 +54,26 @@ export const KeyCreatedSchema = Type.Object({
 });
 export type KeyCreated = Static<typeof KeyCreatedSchema>;
 
+/** The credential a request carries, as the server sees it (`GET /api/v1/whoami`). */
+export const WhoamiSchema = Type.Object(
+  {
+    kind: StringEnum(['admin', 'api-key'] as const),
+    id: Id,
+    name: Type.Optional(Type.String({ description: "The API key's name." })),
+    scopes: Type.Array(StringEnum(SCOPES), {
+      description: 'What it may do; the admin token has every scope.',
+    }),
+    queues: Type.Optional(
+      Type.Array(Type.String(), { description: 'The only queues it may use, when limited.' }),
+    ),
+    capabilities: Type.Optional(
+      Type.Array(Type.String(), {
+        description: 'The only capabilities its jobs may require, when limited.',
+      }),
+    ),
+  },
+  { $id: 'Whoami' },
+);
+export type Whoami = Static<typeof WhoamiSchema>;
+
 export const KeyListSchema = Type.Object({ keys: Type.Array(KeySchema) });

@@ -58,6 +58,7 @@ const matrix = {
   submitShell: (ok: number) => [...NOBODY, 403, 403, 403, ok,  403, 403, ok],
   cancel:      (ok: number) => [...NOBODY, 403, 403, 403, 403, ok,  403, ok],
   admin:       (ok: number) => [...NOBODY, 403, 403, 403, 403, 403, 403, ok],
+  client:      (ok: number) => [...NOBODY, 403, ok,  ok,  ok,  ok,  403, ok],
   agent:       (ok: number) => [...NOBODY, 403, 403, 403, 403, 403, ok,  403],
   register:    (join: number, agent: number) => [...NOBODY, join, 403, 403, 403, 403, agent, 403],
 };
@@ -176,6 +177,7 @@ const ROWS: Row[] = [
   { route: 'GET /api/v1/stats/history', expect: matrix.read(200), make: () => ({ method: 'GET', url: '/api/v1/stats/history' }) },
 
   // Keys and join tokens.
+  { route: 'GET /api/v1/whoami', expect: matrix.client(200), make: () => ({ method: 'GET', url: '/api/v1/whoami' }) },
   { route: 'GET /api/v1/keys', expect: matrix.admin(200), make: () => ({ method: 'GET', url: '/api/v1/keys' }) },
   { route: 'POST /api/v1/keys', expect: matrix.admin(201),
     make: () => ({ method: 'POST', url: '/api/v1/keys', body: { kind: 'api-key', name: 'made-in-matrix', scopes: ['read'] } }) },
@@ -362,6 +364,41 @@ describe('key limits', () => {
       body: { task: 'infer', requires: { capabilities: ['llm'] } },
     });
     expect(prefixOnly.status, '"llm:*" matches "llm:..." only').toBe(403);
+  });
+
+  it('whoami tells a client credential what it may do, and never its secret', async () => {
+    const admin = await t.request('GET', '/api/v1/whoami');
+    expect(admin.status).toBe(200);
+    expect(admin.body).toEqual({
+      kind: 'admin',
+      id: expect.any(String),
+      scopes: ['submit', 'read', 'cancel', 'admin', 'shell'],
+    });
+    const key = await t.createKey(['read', 'cancel'], {
+      name: 'ops-reader',
+      queues: ['render'],
+      capabilities: ['llm:*'],
+    });
+    const me = await t.request('GET', '/api/v1/whoami', { token: key });
+    expect(me.status).toBe(200);
+    expect(me.body).toEqual({
+      kind: 'api-key',
+      id: expect.any(String),
+      name: 'ops-reader',
+      scopes: ['read', 'cancel'],
+      queues: ['render'],
+      capabilities: ['llm:*'],
+    });
+    expect(me.text).not.toContain(key);
+    const listed = await t.request('GET', '/api/v1/keys');
+    expect(listed.body.keys.find((k: { name: string }) => k.name === 'ops-reader').id).toBe(
+      me.body.id,
+    );
+    // An agent's own credential is not a client's.
+    const a = await t.registerAgent({ name: 'whoami-agent' });
+    const agentAsks = await t.request('GET', '/api/v1/whoami', { token: a.secret });
+    expect(agentAsks.status).toBe(403);
+    expect(agentAsks.body.error.message).toContain('use an API key');
   });
 
   it('a revoked agent is refused with 401 on the agent protocol', async () => {

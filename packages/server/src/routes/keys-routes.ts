@@ -5,8 +5,12 @@ import {
   KeyCreatedSchema,
   KeyListSchema,
   KeySchema,
+  SCOPES,
+  WhoamiSchema,
+  type Whoami,
 } from '@offload/protocol';
 import { credentialRecord } from '@offload/store';
+import { principalOf } from '../plugins/auth-hook.js';
 import { hashSecret, newId, newSecret } from '../services/secrets.js';
 import { keyView } from '../services/views.js';
 import { errorResponses, type App, type Services } from './route-context.js';
@@ -14,6 +18,30 @@ import { errorResponses, type App, type Services } from './route-context.js';
 const errors = errorResponses(400, 401, 403, 404);
 
 export function keysRoutes(app: App, s: Services): void {
+  app.get('/api/v1/whoami', {
+    config: { auth: { client: true } },
+    schema: {
+      tags: ['keys'],
+      summary: 'The calling credential: its kind, scopes and limits',
+      description:
+        'For a client to learn what its key may do before it tries (the dashboard shows only the actions its key allows). Never the secret.',
+      response: { 200: WhoamiSchema, ...errorResponses(401, 403) },
+    },
+    handler: async (request): Promise<Whoami> => {
+      const p = principalOf(request);
+      if (p.kind === 'admin') return { kind: 'admin', id: p.credentialId, scopes: [...SCOPES] };
+      if (p.kind !== 'api-key') throw new ApiError('FORBIDDEN', 'not a client credential');
+      return {
+        kind: 'api-key',
+        id: p.credentialId,
+        name: p.name,
+        scopes: SCOPES.filter((scope) => p.scopes.has(scope)),
+        ...(p.queues !== null && { queues: [...p.queues] }),
+        ...(p.capabilities !== null && { capabilities: [...p.capabilities] }),
+      };
+    },
+  });
+
   app.get('/api/v1/keys', {
     config: { auth: { scope: 'admin' } },
     schema: {

@@ -17,8 +17,12 @@ export type Principal =
   | { kind: 'join-token'; credentialId: string; credential: CredentialRecord }
   | { kind: 'agent'; credentialId: string; agentId: string };
 
-/** What a route lets in. `scope`: a client route; `agent`: the agent protocol; `join`: registration. */
-export type AuthRule = { scope: Scope } | { agent: true } | { join: true } | { public: true };
+/**
+ * What a route lets in. `scope`: a client route; `client`: any client credential (admin token
+ * or API key, whatever its scopes); `agent`: the agent protocol; `join`: registration.
+ */
+export type AuthRule =
+  { scope: Scope } | { client: true } | { agent: true } | { join: true } | { public: true };
 
 const CACHE_TTL_MS = 5_000;
 const TOUCH_EVERY_MS = 60_000;
@@ -157,6 +161,7 @@ export function authorize(principal: Principal, rule: AuthRule): void {
       `a${principal.kind === 'agent' ? 'n agent credential' : ' join token'} cannot use the client API; use an API key`,
     );
   }
+  if ('client' in rule) return;
   if (!principal.scopes.has(rule.scope)) {
     throw new ApiError('FORBIDDEN', `key "${principal.name}" lacks the "${rule.scope}" scope`, {
       details: { required: rule.scope },
@@ -203,5 +208,6 @@ export function describeRule(rule: AuthRule): string {
   if ('public' in rule) return 'no credential';
   if ('agent' in rule) return 'agent credential';
   if ('join' in rule) return 'join token or agent credential';
+  if ('client' in rule) return 'any API key, or the admin token';
   return `API key with scope \`${rule.scope}\`${rule.scope === 'submit' ? ' (command jobs also need `shell`)' : ''}, or the admin token`;
 }
