@@ -286,6 +286,38 @@ describe('agents and keys', () => {
     expect(oneLine(badScope.stderr)).toMatch(/unknown scope "bogus"/);
   });
 
+  it('whoami shows the server and what the key may do', async () => {
+    const admin = await cli(['whoami']);
+    expect(admin.code).toBe(0);
+    expect(admin.stdout).toBe(
+      `server:       ${url}\ncredential:   the admin token\nscopes:       submit, read, cancel, admin, shell\n`,
+    );
+    const created = await cli([
+      'keys',
+      'create',
+      '--name',
+      'me',
+      '--scope',
+      'read',
+      '--queue',
+      'q1',
+    ]);
+    const token = created.stdout.trim();
+    const json = await cli(['whoami', '--json'], { OFFLOAD_URL: url, OFFLOAD_API_KEY: token });
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual({
+      server: url,
+      kind: 'api-key',
+      id: expect.stringMatching(/\S/),
+      name: 'me',
+      scopes: ['read'],
+      queues: ['q1'],
+    });
+    const human = await cli(['whoami'], { OFFLOAD_URL: url, OFFLOAD_API_KEY: token });
+    expect(human.stdout).toMatch(/^credential: {3}API key me \(\S+\)$/m);
+    expect(human.stdout).toMatch(/^queues: {7}q1$/m);
+  });
+
   it('tokens create prints a join token alone, or as JSON', async () => {
     const plain = await cli(['tokens', 'create']);
     expect(plain.code).toBe(0);

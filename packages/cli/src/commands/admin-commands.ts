@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { parseDurationMs, SCOPES, type Agent, type Key, type Scope } from '@offload/protocol';
 import type { CliIo } from '../cli-io.js';
-import { withClient } from './connection.js';
+import { connectionFor, withClient } from './connection.js';
 import { age, json, table } from './format.js';
 
 function agentRow(a: Agent): string[] {
@@ -167,5 +167,24 @@ export function adminCommands(io: CliIo): Command[] {
       },
     );
 
-  return [agents, drain, resume, keys, tokens];
+  const whoami = new Command('whoami')
+    .description('Show the server and the credential this CLI uses: its kind, scopes and limits.')
+    .option('--json', 'print it as JSON (with the server URL as `server`)')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const server = connectionFor(cmd, io).url;
+      await withClient(cmd, io, async (off) => {
+        const me = await off.whoami();
+        if (opts.json) return io.stdout(json({ server, ...me }));
+        const rows: Array<[string, string]> = [
+          ['server', server],
+          ['credential', me.kind === 'admin' ? 'the admin token' : `API key ${me.name} (${me.id})`],
+          ['scopes', me.scopes.join(', ')],
+        ];
+        if (me.queues) rows.push(['queues', me.queues.join(', ')]);
+        if (me.capabilities) rows.push(['capabilities', me.capabilities.join(', ')]);
+        io.stdout(rows.map(([k, v]) => `${`${k}:`.padEnd(14)}${v}\n`).join(''));
+      });
+    });
+
+  return [agents, drain, resume, keys, tokens, whoami];
 }
