@@ -60,6 +60,22 @@ describe.skipIf(!HAS_CHROMIUM && !IN_CI)('dashboard in a browser', () => {
     await page.context().close();
   });
 
+  it('refuses a key without the read scope, naming it', async () => {
+    const { token } = await fleet.off.keys.create({
+      kind: 'api-key',
+      name: 'submit-only',
+      scopes: ['submit'],
+    });
+    const page = await newPage(browser);
+    await page.goto(fleet.url);
+    await page.keyboard.type(token);
+    await page.keyboard.press('Enter');
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    expect(await alert.textContent()).toMatch(/lacks the `?read`? scope/);
+    await page.context().close();
+  });
+
   it('signs in and shows the overview', async () => {
     admin = await signIn(browser, fleet.url, ADMIN);
     await admin.getByRole('list', { name: 'Jobs by state' }).waitFor();

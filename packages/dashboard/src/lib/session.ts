@@ -1,4 +1,9 @@
-import { OffloadApiError, OffloadNetworkError } from '@offload/client/browser';
+import {
+  OffloadApiError,
+  OffloadNetworkError,
+  type Scope,
+  type Whoami,
+} from '@offload/client/browser';
 import { DashboardClient } from './dashboard-client';
 
 const STORAGE_KEY = 'offload.dashboard.key';
@@ -37,33 +42,18 @@ export class LoginError extends Error {
   override name = 'LoginError';
 }
 
-/**
- * Checks the key against the server and finds what it may do. There is no "who am I" route, so
- * each scope is probed with a request its route refuses before doing anything when the scope
- * is missing: auth runs before validation and lookup, so 403 means "no", and the 404 of a job
- * that does not exist (or a 200 from the keys list) means "yes". Nothing is changed.
- */
+/** Checks the key against the server (`whoami`) and finds what it may do. Nothing is changed. */
 export async function login(key: string, remember = true): Promise<Session> {
   const client = new DashboardClient({ url: window.location.origin, apiKey: key });
+  let me: Whoami;
   try {
-    await client.listPage({ limit: 1 });
+    me = await client.whoami();
   } catch (err) {
     throw new LoginError(loginProblem(err), { cause: err });
   }
-  const probe = async (call: () => Promise<unknown>) => {
-    try {
-      await call();
-      return true;
-    } catch (err) {
-      return !(err instanceof OffloadApiError && (err.status === 403 || err.status === 401));
-    }
-  };
-  const missing = '_dashboard_scope_probe_';
-  const [admin, cancel, submit] = await Promise.all([
-    probe(() => client.keys.list()),
-    probe(() => client.cancel(missing)),
-    probe(() => client.retry(missing)),
-  ]);
+  const has = (scope: Scope) => me.scopes.includes(scope);
+  if (!has('read'))
+    throw new LoginError('This key is valid but lacks the `read` scope the dashboard needs.');
   if (remember) {
     try {
       localStorage.setItem(STORAGE_KEY, key);
@@ -71,7 +61,11 @@ export async function login(key: string, remember = true): Promise<Session> {
       // private mode: the session lasts until the tab closes
     }
   }
-  return { client, key, can: { admin, cancel: cancel || admin, submit: submit || admin } };
+  return {
+    client,
+    key,
+    can: { admin: has('admin'), cancel: has('cancel'), submit: has('submit') },
+  };
 }
 
 function loginProblem(err: unknown): string {
@@ -79,7 +73,7 @@ function loginProblem(err: unknown): string {
     if (err.status === 401)
       return 'This key was rejected: it is unknown, revoked or expired. Check it and try again.';
     if (err.status === 403)
-      return 'This key is valid but lacks the `read` scope the dashboard needs.';
+      return 'This is not an API key (an agent credential or a join token?): sign in with an API key.';
     return `The server refused the login: ${err.message}`;
   }
   if (err instanceof OffloadNetworkError)
