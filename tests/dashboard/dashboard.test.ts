@@ -68,8 +68,8 @@ describe.skipIf(!HAS_CHROMIUM && !IN_CI)('dashboard in a browser', () => {
     });
     const page = await newPage(browser);
     await page.goto(fleet.url);
-    await page.keyboard.type(token);
-    await page.keyboard.press('Enter');
+    await page.getByLabel('API key or admin token').fill(token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
     const alert = page.getByRole('alert');
     await alert.waitFor();
     expect(await alert.textContent()).toMatch(/lacks the `?read`? scope/);
