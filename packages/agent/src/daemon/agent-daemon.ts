@@ -13,6 +13,7 @@ import { JobRuns } from './job-runs.js';
 import { LogShipper } from './log-shipper.js';
 import { refused, registerAgent } from './registration.js';
 import { keyOf } from './keyed-journal.js';
+import { errMessage } from '../error-message.js';
 
 const DEFAULT_SYNC_WAIT_MS = 20_000;
 const MAX_COMPLETIONS_PER_SYNC = 500;
@@ -434,5 +435,3 @@ export function createAgent(options: AgentOptions): Agent {
     },
   };
 }
-
-const errMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));

@@ -1,4 +1,5 @@
 import { AgentClient, OffloadApiError, OffloadNetworkError } from '@offload/client';
+import { errMessage } from '../error-message.js';
 
 export interface ConnectionOptions {
   servers: readonly string[];
@@ -92,7 +93,7 @@ export class Connection {
         this.current = (this.current + 1) % this.clients.length;
         if (this.failures === 1 || this.failures % 10 === 0)
           this.opts.log(
-            `${what} failed on ${from}: ${err instanceof Error ? err.message : String(err)}; trying ${this.url} in ${delay} ms`,
+            `${what} failed on ${from}: ${errMessage(err)}; trying ${this.url} in ${delay} ms`,
           );
         await this.sleep(delay);
       }

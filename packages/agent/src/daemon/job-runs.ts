@@ -8,6 +8,7 @@ import type { AgentState, RunningRecord } from './agent-state.js';
 import type { RunningJobInfo } from './agent-api.js';
 import type { JobDirs } from './job-dirs.js';
 import type { LogShipper } from './log-shipper.js';
+import { errMessage } from '../error-message.js';
 
 /** One attempt running here. */
 interface Execution {
@@ -251,5 +252,3 @@ export class JobRuns {
     });
   }
 }
-
-const errMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));

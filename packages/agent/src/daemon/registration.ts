@@ -3,6 +3,7 @@ import type { AgentRegister, AgentRegistered } from '@offload/protocol';
 import type { AgentIdentity, AgentState } from './agent-state.js';
 import { AgentStartError, type AgentOptions } from './agent-api.js';
 import { StoppedError, type Connection } from './connection.js';
+import { errMessage } from '../error-message.js';
 
 /** A credential the server refused (revoked agent, used or expired join token). */
 export function refused(err: unknown): boolean {
@@ -86,9 +87,5 @@ function startError(
       `${url} refused to register this agent (${(err as OffloadApiError).status} ${(err as OffloadApiError).code}): the join token is invalid, expired, used or revoked`,
       { cause: err },
     );
-  return new AgentStartError(
-    'REFUSED',
-    `registration failed: ${err instanceof Error ? err.message : String(err)}`,
-    { cause: err },
-  );
+  return new AgentStartError('REFUSED', `registration failed: ${errMessage(err)}`, { cause: err });
 }

@@ -14,6 +14,7 @@ import { agentBaseEnv, buildJobEnv } from './job-env.js';
 import { failed, type RunCallbacks } from './job-outcome.js';
 import { DEFAULT_BATCH_BYTES, DEFAULT_BATCH_MS } from './output-batcher.js';
 import { SupervisedRun, type CommandRun } from './supervised-run.js';
+import { errMessage } from '../error-message.js';
 
 export { outcomeFromExit, type CommandRun } from './supervised-run.js';
 
@@ -184,5 +185,3 @@ function clearJobDir(jobDir: string): void {
     );
   rmSync(jobDir, { recursive: true, force: true });
 }
-
-const errMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));

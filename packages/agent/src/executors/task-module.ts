@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { errMessage } from '../error-message.js';
 
 /** What a task handler gets besides its input. */
 export interface TaskContext {
@@ -109,8 +110,6 @@ export async function loadTaskModule(path: string): Promise<TaskRegistry> {
     throw new Error(`task module ${abs}: no default export (export default { name: handler })`);
   return createTaskRegistry(mod.default, `task module ${abs}`);
 }
-
-const errMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 function describe(v: unknown): string {
   if (v === null) return 'null';

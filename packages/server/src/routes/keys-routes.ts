@@ -30,7 +30,9 @@ export function keysRoutes(app: App, s: Services): void {
     handler: async (request): Promise<Whoami> => {
       const p = principalOf(request);
       if (p.kind === 'admin') return { kind: 'admin', id: p.credentialId, scopes: [...SCOPES] };
-      if (p.kind !== 'api-key') throw new ApiError('FORBIDDEN', 'not a client credential');
+      // The `client` rule lets in the admin token and API keys only; this narrows the type.
+      if (p.kind !== 'api-key')
+        throw new ApiError('FORBIDDEN', 'whoami answers client credentials: use an API key');
       return {
         kind: 'api-key',
         id: p.credentialId,
