@@ -86,6 +86,15 @@ describe.skipIf(!HAS_PROC)('agent daemon (in-process, real server)', () => {
     await agent.stop();
   });
 
+  it('a short silent command leaves no job directory: the agent releases its records', async () => {
+    await startAgent(); // job directories kept 30 s after their end
+    const job = await server.submit(cmd('true'));
+    expect((await server.wait(job.id)).state).toBe('succeeded');
+    // Past the host's RECORD_DELAY_MS (1 s): unreleased, its records would be there now.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(existsSync(join(box.stateDir, 'jobs', `${job.id}-1`))).toBe(false);
+  });
+
   it('runs a task job and returns its result', async () => {
     await startAgent({
       tasks: { add: (input: { a: number; b: number }) => ({ sum: input.a + input.b }) },

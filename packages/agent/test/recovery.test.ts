@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,10 +40,18 @@ async function startInSeparateAgent(jobId: string, command: string) {
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   const line = await waitFor(() => out.includes('\n') && out, 10_000, 'the fixture agent');
   const started = JSON.parse(line) as { jobDir: string; pid: number };
-  // The host records the job in its directory shortly after the spawn (RECORD_DELAY_MS); an
-  // agent restarted for real takes longer than that to start and read it.
-  await waitFor(() => readSupervisorInfo(started.jobDir), 5000, 'supervisor.json');
   return { child, ...started };
+}
+
+/**
+ * Kills the fixture agent with -9. Its job's records are not written yet (RECORD_DELAY_MS);
+ * the host writes them once the agent's connection closes, before a restarted agent reads them.
+ */
+async function killAgent(child: ChildProcess, jobDir: string): Promise<void> {
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+  await waitFor(() => readSupervisorInfo(jobDir), 5000, 'supervisor.json');
 }
 
 describe.runIf(HAS_PROC)('a job outlives its agent', () => {
@@ -53,9 +61,7 @@ describe.runIf(HAS_PROC)('a job outlives its agent', () => {
       jobId,
       'echo before; sleep 1; echo after >&2; exit 7',
     );
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
-    await exited;
+    await killAgent(child, jobDir);
     const info = readSupervisorInfo(jobDir)!;
     expect(isSameProcess(info.supervisorPid, info.supervisorStartTime)).toBe(true);
     expect(isSameProcess(pid, info.startTime)).toBe(true);
@@ -88,7 +94,7 @@ describe.runIf(HAS_PROC)('a job outlives its agent', () => {
       box.jobId(),
       'sleep 1000 & sleep 1000; wait',
     );
-    child.kill('SIGKILL');
+    await killAgent(child, jobDir);
     const run = await exec.attach(jobDir);
     await waitFor(() => groupMembers(pid).length === 3, 5000, 'the tree');
     run.cancel();

@@ -78,11 +78,11 @@ describe.runIf(HAS_PROC)('the shared supervisor host', () => {
   it('records a silent job in its directory while it runs: spec.json, then supervisor.json', async () => {
     const stateDir = join(box.root, 'records');
     const exec = createCommandExecutor({ stateDir, killGraceMs: 300 });
-    const run = await exec.start(box.job({ command: ['sleep', '1'] }));
+    const run = await exec.start(box.job({ command: ['sleep', '3'] }));
     // No output, no end yet: the host's timer writes them (RECORD_DELAY_MS after the spawn).
     const info = await waitFor(() => readSupervisorInfo(run.jobDir), 5000, 'supervisor.json');
     expect(info.pid).toBe(run.pid);
-    expect(readSpec(run.jobDir)?.argv).toEqual(['sleep', '1']);
+    expect(readSpec(run.jobDir)?.argv).toEqual(['sleep', '3']);
     expect(readExitInfo(run.jobDir)).toBeUndefined();
     expect((await run.done).outcome).toBe('succeeded');
     exec.close();

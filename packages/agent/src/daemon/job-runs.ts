@@ -138,16 +138,25 @@ export class JobRuns {
     // Registered before the supervisor starts, so a cancel that arrives meanwhile finds it.
     let cancelled = false;
     let cancelRun: () => void = () => (cancelled = true);
+    let releaseRun: () => void = () => undefined;
     let resolveDone!: (o: JobOutcome) => void;
     const done = new Promise<JobOutcome>((r) => (resolveDone = r));
     // With its record: when it ends, the record goes (and its directory, a while later).
-    this.track(rec, 'command', done, () => cancelRun(), rec);
+    this.track(
+      rec,
+      'command',
+      done,
+      () => cancelRun(),
+      rec,
+      () => releaseRun(),
+    );
     try {
       // Recorded before the supervisor starts: an agent killed in between still finds (and
       // follows or kills) the attempt after its restart.
       this.d.state.putRunning(rec);
       const run = await this.d.commands.start(job, this.callbacks(rec, rec));
       cancelRun = () => run.cancel();
+      releaseRun = () => run.release();
       if (cancelled) run.cancel();
       void run.done.then(resolveDone);
     } catch (err) {
@@ -215,6 +224,7 @@ export class JobRuns {
     done: Promise<JobOutcome>,
     cancel: () => void,
     rec?: RunningRecord,
+    release?: () => void,
   ): void {
     const { state, jobDirs, shipper, pool } = this.d;
     const ex: Execution = {
@@ -227,6 +237,7 @@ export class JobRuns {
     };
     this.executions.set(ids.leaseId, ex);
     ex.done = done.then((outcome) => {
+      let recorded = false;
       try {
         // Recorded at once; it is sent only after the job's output (the daemon's reports).
         if (!ex.stale) {
@@ -240,6 +251,7 @@ export class JobRuns {
           state.deleteRunning(rec);
           jobDirs.finished(rec.jobDir);
         }
+        recorded = true;
       } catch (err) {
         // The state directory failed (disk full?): the server's lease timeout decides instead.
         this.d.log(`could not record the outcome of job ${ids.jobId}: ${errMessage(err)}`);
@@ -248,6 +260,9 @@ export class JobRuns {
         this.executions.delete(ids.leaseId);
         shipper.forget(ids.leaseId);
         this.d.ended(ids.leaseId, !ex.stale && !ex.handback);
+        // After the report is on its way: the supervisor's records of an outcome the outbox
+        // holds are not needed (a `true` job's four file creations, 0.6–3 ms of kernel CPU).
+        if (recorded) release?.();
       }
     });
   }

@@ -35,6 +35,11 @@ export interface CommandRun {
   readonly done: Promise<JobOutcome>;
   /** SIGTERM to the whole tree, SIGKILL after the grace; `done` then resolves CANCELED. */
   cancel(): void;
+  /**
+   * The agent has recorded the outcome (after `done`): the shared host need not write the
+   * job's records, and a short silent job then leaves no directory at all.
+   */
+  release(): void;
 }
 
 export interface RunOptions {
@@ -234,6 +239,10 @@ export class SupervisedRun implements CommandRun {
       }
     }
     this.supervisorGone();
+  }
+
+  release(): void {
+    if (this.hosted && this.settled) this.host?.release(this.jobDir);
   }
 
   /** Ends the run with `outcome` without a supervisor (it never started or failed to). */

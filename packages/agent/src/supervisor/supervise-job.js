@@ -52,15 +52,19 @@ const MAX_TIMER_MS = 2_147_483_647;
  */
 const OUTPUT_NOTIFY_MS = 50;
 /**
- * In the shared host, a job's directory, spec.json and supervisor.json are written this long
- * after the spawn (or at the first output, or at the end if that comes first), not before its
- * exit can be seen. Creating a file costs 150–300 µs of kernel CPU on the dev VM's ext4, and
- * the three made in the spawn's turn (~0.95 ms) held back the host's sight of a `true` job's
- * exit, which comes ~0.6 ms after the spawn. Nothing reads them sooner: the connected agent
- * follows the job by events, and an agent restarted after a crash reads them only once Node
- * has started (~40 ms here) and it registered with the server.
+ * In the shared host, a job's records (its directory with spec.json and supervisor.json, and
+ * exit.json) wait this long after the spawn, and after the end, for the agent to say it has
+ * recorded the outcome itself (`release`): a job that ends within it and prints nothing leaves
+ * no file at all. Creating a file costs 150–300 µs of kernel CPU on one dev VM's ext4 and
+ * ~750 µs on another's (a new inode; an append is ~10 µs): the four of a `true` job were
+ * 0.6–3 ms of host CPU, and made in the spawn's turn they held back its sight of the exit.
+ * Nothing needs them sooner: the connected agent follows the job by its events, and when that
+ * connection closes (the agent stopped or died) the host writes every pending record at once,
+ * long before a restarted agent (Node alone starts in ~40 ms) reads them. A job that prints
+ * makes its directory at the first output, and once it exists the end is recorded at once:
+ * a directory with supervisor.json and no exit.json always means a job that still runs.
  */
-const RECORD_DELAY_MS = 20;
+const RECORD_DELAY_MS = 1000;
 
 /**
  * Jobs that ended share one /proc scan for their leftovers, at most one per SWEEP_DELAY_MS. A
@@ -95,6 +99,7 @@ function queueSweep(fn) {
  * @property {string} [hostSocket]  set by the shared host: where to send kill requests
  * @property {boolean} ownNice      the process may renice itself for this job (one job per process)
  * @property {ChildTicks} childTicks
+ * @property {number} [recordDelayMs]  the shared host's RECORD_DELAY_MS (tests set another)
  */
 
 /**
@@ -125,8 +130,9 @@ export class ChildTicks {
  * @typedef {object} JobEvents  what the shared host forwards to the agent on its socket
  * @property {(info: SupervisorInfo) => void} spawned  the command runs; supervisor.json is written
  * @property {() => void} output  output.log grew (at most once per OUTPUT_NOTIFY_MS)
- * @property {(exit: ExitInfo, outputBytes: number) => void} exit  the end, just before exit.json;
- *   `outputBytes` is output.log's final size (the agent need not read it again to find its end)
+ * @property {(exit: ExitInfo, outputBytes: number) => boolean} exit  the end, before exit.json;
+ *   `outputBytes` is output.log's final size (the agent need not read it again to find its end).
+ *   Returns whether an agent got it: only then may the records wait for its `release`.
  */
 
 /**
@@ -138,10 +144,14 @@ export class ChildTicks {
 
 /**
  * @typedef {object} JobHandle
- * @property {Promise<void>} done  resolves once exit.json is written and no leftover of the tree lives
- * @property {boolean} ended  its exit is recorded (the leftovers' sweep may still run)
+ * @property {Promise<void>} done  resolves once the end is recorded (or released) and no leftover
+ *   of the tree lives
+ * @property {boolean} ended  the command has ended (its records or leftovers may still be pending)
  * @property {(reason?: KillReason) => void} requestKill  kill the tree (reason from kill-request.json, else `cancel`)
  * @property {(err: Error) => void} crash  the supervisor failed: kill the tree now and record why
+ * @property {() => void} release  the agent has recorded the outcome: records not yet written
+ *   are never written (a job that ended without a directory leaves none)
+ * @property {() => void} flushRecords  write the pending records now (the agent's connection closed)
  */
 
 /**
@@ -186,6 +196,14 @@ export function superviseJob(jobDir, supervisor, input = {}) {
   let outputDirty = false;
   /** Size of output.log: what it held at open plus every byte written since. */
   let logBytes = 0;
+  /** The end, until its records are written or released (RECORD_DELAY_MS). */
+  /** @type {ExitInfo | null} */
+  let endRecord = null;
+  /** @type {NodeJS.Timeout | undefined} */
+  let endTimer;
+  /** The leftovers' sweep is done. */
+  let swept = false;
+  const recordDelayMs = supervisor.recordDelayMs ?? RECORD_DELAY_MS;
 
   /** @type {import('./job-files.js').SupervisorInfo} */
   const info = {
@@ -261,12 +279,25 @@ export function superviseJob(jobDir, supervisor, input = {}) {
     if (logFd >= 0) closeSync(logFd);
     logFd = -1;
     logClosed = true;
+    endRecord = exit;
     // The event before the file: the connected agent needs no file, and creating one is the
-    // slow part on a busy disk (the temp file's open took 0.67 ms on average in the host on the
-    // loaded dev VM, journal waits). The file follows at once, for an agent that is restarted
-    // before it recorded the outcome; only the host and that agent dying within the same
-    // microseconds lose it (the attempt then ends AGENT_LOST, as when the host dies mid-job).
-    events?.exit(exit, logBytes);
+    // slow part (RECORD_DELAY_MS). A job that made no directory waits for the agent's release;
+    // one that did is completed at once, so that its directory never reads as still running.
+    if (events?.exit(exit, logBytes) === true && !jobDirMade)
+      endTimer = setTimeout(writeEnd, recordDelayMs);
+    else writeEnd();
+    sweepLeftovers(() => {
+      swept = true;
+      settleDone();
+    });
+  }
+
+  /** Writes the end's records, unless released or written already. */
+  function writeEnd() {
+    clearTimeout(endTimer);
+    const exit = endRecord;
+    if (exit === null) return;
+    endRecord = null;
     try {
       writeRecords(); // if the end came first (or the spawn failed)
       // Not fsynced: the job directory has to survive the agent's crash (the page cache does),
@@ -276,9 +307,12 @@ export function superviseJob(jobDir, supervisor, input = {}) {
       // The connected agent has the outcome from the event; an agent that reads the directory
       // finds the supervisor gone without one and ends the attempt AGENT_LOST.
       process.stderr.write(`${jobDir}: could not write the job's records: ${String(err)}\n`);
-    } finally {
-      sweepLeftovers(resolveDone);
     }
+    settleDone();
+  }
+
+  function settleDone() {
+    if (swept && endRecord === null) resolveDone();
   }
 
   /**
@@ -322,6 +356,19 @@ export function superviseJob(jobDir, supervisor, input = {}) {
     get ended() {
       return finished;
     },
+    release() {
+      if (!finished) return;
+      clearTimeout(endTimer);
+      endRecord = null;
+      settleDone();
+    },
+    flushRecords() {
+      if (finished) writeEnd();
+      else if (!recorded && info.pid !== null) {
+        clearTimeout(recordTimer);
+        recordJob();
+      }
+    },
     requestKill(reason) {
       if (killReason || finished) return;
       /** @type {KillRequest | undefined} */
@@ -339,6 +386,7 @@ export function superviseJob(jobDir, supervisor, input = {}) {
     crash(err) {
       if (tree) signalTree(tree, 'SIGKILL');
       finish({ supervisorError: err.message });
+      writeEnd(); // no waiting for a release: the host is about to exit
     },
   };
 
@@ -525,7 +573,7 @@ export function superviseJob(jobDir, supervisor, input = {}) {
     // jobs are followed by their events; their records follow (RECORD_DELAY_MS).
     if (jobDirMade) {
       if (!recordJob()) return;
-    } else recordTimer = setTimeout(recordJob, RECORD_DELAY_MS);
+    } else recordTimer = setTimeout(recordJob, recordDelayMs);
     events?.spawned(info);
     // The first sample is the command's own stat, read above for its start time: a freshly
     // exec'd command has no children yet, and the full /proc scan a sample starts with cost

@@ -106,6 +106,15 @@ export class SupervisorHostClient {
     };
   }
 
+  /**
+   * Tells the host that the outcome of the job in `jobDir` is recorded: what of its records the
+   * host has not written yet it never writes. Nothing when not connected (it then writes them).
+   */
+  release(jobDir: string): void {
+    const socket = this.socket;
+    if (socket && !socket.destroyed) socket.write(`${JSON.stringify({ op: 'release', jobDir })}\n`);
+  }
+
   /** Asks the host to kill a job's tree. Rejects when no host runs (the caller kills it itself). */
   async kill(jobDir: string): Promise<void> {
     const socket = await this.connect(false);

@@ -15,15 +15,19 @@
 // JSON. Requests:
 //   {"op":"start","jobDir":"…","spec":{…},"env":{…}}  run a job: the spec and environment come
 //        with the request (env.json is never written)
-//   {"op":"kill","jobDir":"…"}   kill its tree (reason and grace from kill-request.json)
+//   {"op":"kill","jobDir":"…"}     kill its tree (reason and grace from kill-request.json)
+//   {"op":"release","jobDir":"…"}  the agent has recorded the job's outcome: what of its records
+//        is not written yet never will be (a host of an earlier version ignores this, as any
+//        op it does not know, and writes them)
 // Events, to the connection that sent the start:
 //   {"ev":"spawned","jobDir":"…","info":{…}}  the command runs
 //   {"ev":"output","jobDir":"…"}             output.log grew (at most every 50 ms)
-//   {"ev":"exit","jobDir":"…","exit":{…},"outputBytes":N}  the end; exit.json follows
-// The files stay the durable record, written behind the events: the job directory with its
-// spec.json and supervisor.json RECORD_DELAY_MS after the spawn (the directory at the first
-// output if sooner; all of them at the end if that comes first), exit.json just after the
-// `exit` event (supervise-job.js says why).
+//   {"ev":"exit","jobDir":"…","exit":{…},"outputBytes":N}  the end
+// The files stay the durable record, written behind the events (supervise-job.js,
+// RECORD_DELAY_MS): the job directory with spec.json and supervisor.json a second after the
+// spawn or at the first output, exit.json at the end if the directory exists, else a second
+// after it unless released. When the connection that started a job closes, its pending
+// records are written at once: the agent stopped or died, and its successor reads the files.
 // An agent restarted meanwhile (attach) reads the same files as with a per-job supervisor.
 //
 // Why events rather than files watched by the agent: with the agent watching the directory
@@ -47,8 +51,10 @@ const MAX_LINE = 4 * 1024 * 1024;
 const HOST_PROTOCOL = 3;
 
 const stateDir = resolve(process.argv[2] ?? '');
-if (!process.argv[2]) {
-  process.stderr.write('usage: supervisor-host.js <stateDir>\n');
+// Tests start a host with another delay, to tell a record written at once from one that waited.
+const delayArg = /^--record-delay-ms=(\d+)$/.exec(process.argv[3] ?? '');
+if (!process.argv[2] || (process.argv[3] !== undefined && !delayArg)) {
+  process.stderr.write('usage: supervisor-host.js <stateDir> [--record-delay-ms=N]\n');
   process.exit(2);
 }
 const jobsRoot = join(stateDir, 'jobs') + sep;
@@ -64,6 +70,7 @@ const supervisor = {
   hostSocket: socketPath,
   ownNice: false,
   childTicks: new ChildTicks(),
+  ...(delayArg && { recordDelayMs: Number(delayArg[1]) }),
 };
 
 /** @typedef {import('./supervise-job.js').JobHandle} JobHandle */
@@ -77,6 +84,8 @@ const live = new Set();
  * @type {Map<string, JobHandle>}
  */
 const byDir = new Map();
+/** @type {Map<JobHandle, net.Socket>} the connection that started each live job */
+const startedOn = new Map();
 /** @type {Set<net.Socket>} */
 const clients = new Set();
 let stopping = false;
@@ -112,9 +121,12 @@ function jobDirOf(dir) {
 /**
  * @param {net.Socket} socket
  * @param {Record<string, unknown>} event
+ * @returns {boolean} it went to a connected agent
  */
 function send(socket, event) {
-  if (socket.writable) socket.write(`${JSON.stringify(event)}\n`);
+  if (!socket.writable) return false;
+  socket.write(`${JSON.stringify(event)}\n`);
+  return true;
 }
 
 /**
@@ -131,7 +143,10 @@ function handle(message, socket) {
     return;
   }
   if (msg.op === 'start') {
-    if (byDir.get(dir)?.ended === false || stopping) return;
+    const previous = byDir.get(dir);
+    if (previous?.ended === false || stopping) return;
+    // The agent cleared the directory for this run: the last one's records must not land in it.
+    previous?.release();
     clearTimeout(idleTimer);
     const jobDir = dir;
     let ended = false;
@@ -142,7 +157,7 @@ function handle(message, socket) {
         output: () => send(socket, { ev: 'output', jobDir }),
         exit: (exit, outputBytes) => {
           ended = true;
-          send(socket, { ev: 'exit', jobDir, exit, outputBytes });
+          return send(socket, { ev: 'exit', jobDir, exit, outputBytes });
         },
       },
     };
@@ -176,13 +191,17 @@ function handle(message, socket) {
     }
     live.add(job);
     byDir.set(dir, job);
+    startedOn.set(job, socket);
     void job.done.then(() => {
       live.delete(job);
+      startedOn.delete(job);
       if (byDir.get(dir) === job) byDir.delete(dir);
       maybeExit();
     });
   } else if (msg.op === 'kill') {
     byDir.get(dir)?.requestKill();
+  } else if (msg.op === 'release') {
+    byDir.get(dir)?.release();
   }
 }
 
@@ -212,6 +231,7 @@ const server = net.createServer((socket) => {
   socket.on('error', () => {});
   socket.on('close', () => {
     clients.delete(socket);
+    for (const [job, s] of startedOn) if (s === socket) job.flushRecords();
     maybeExit();
   });
 });
