@@ -1,4 +1,6 @@
-import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startChild } from './children.js';
 import { createClient } from './http.js';
 import { TASK_MAX_JOBS } from './modes.js';
 import { NOOP_TASKS } from './offload-cases.js';
@@ -7,6 +9,9 @@ import { windowFigures } from './server-process.js';
 import { cpuSeconds, cpuSecondsWithChildren, peakRssMiB } from './proc.js';
 import { startRealAgent } from './real-agent.js';
 import { mean, percentile } from './stats.js';
+import { timedLoops } from './timed-loops.js';
+
+const BARE_SPAWN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'bare-spawn.js');
 
 // offload's cases with the real agent (`offload agent` from the built CLI): shell jobs
 // against a bare spawn, and no-op task processing on one server or several.
@@ -15,42 +20,9 @@ import { mean, percentile } from './stats.js';
 /** @typedef {import('./offload-server.js').OffloadStore} OffloadStore */
 
 /**
- * Runs `n` calls of `fn` with `concurrency` in flight; returns each call's duration (ms).
- * @param {number} n
- * @param {number} concurrency
- * @param {() => Promise<void>} fn
- */
-async function timedLoops(n, concurrency, fn) {
-  /** @type {number[]} */
-  const ms = [];
-  let next = 0;
-  const loop = async () => {
-    while (next < n) {
-      next++;
-      const t0 = performance.now();
-      await fn();
-      ms.push(performance.now() - t0);
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, loop));
-  return ms;
-}
-
-/** A bare `child_process.spawn('true')`, resolved at its exit. */
-function bareTrue() {
-  return new Promise((resolve, reject) => {
-    const p = spawn('true', [], { stdio: 'ignore' });
-    p.on('error', reject);
-    p.on('exit', (code) =>
-      code === 0 ? resolve(undefined) : reject(new Error(`true exited ${code}`)),
-    );
-  });
-}
-
-/**
  * `true` as a command job through one real agent (`offload agent`), each submitted with
- * `POST /api/v1/jobs?wait=30`, against a bare spawn of `true` by this process, same N and
- * concurrency.
+ * `POST /api/v1/jobs?wait=30`, against a bare spawn of `true` by a fresh Node process
+ * (bare-spawn.js), same N and concurrency.
  * @param {OffloadStore} store
  * @param {{ n: number, warmup: number }} s
  * @param {number} concurrency
@@ -103,10 +75,17 @@ export async function shellCase(store, s, concurrency, opts) {
       check(bad.length === 0, `${bad.length} jobs did not succeed: ${bad[0]}`);
       check(counts.succeeded === total, `succeeded ${counts.succeeded}, expected ${total}`);
 
-      await timedLoops(Math.max(s.warmup, concurrency), concurrency, bareTrue);
-      const b0 = performance.now();
-      const bare = await timedLoops(s.n, concurrency, bareTrue);
-      const bareElapsedMs = performance.now() - b0;
+      const spawner = startChild(
+        BARE_SPAWN,
+        ['--n', String(s.n), '--warmup', String(s.warmup), '--concurrency', String(concurrency)],
+        { label: 'bare spawn' },
+      );
+      const spawned = await spawner.next('result');
+      /** @type {number[]} */
+      const bare = spawned.lat;
+      /** @type {number} */
+      const bareElapsedMs = spawned.elapsedMs;
+      await spawner.exited;
 
       const lat = w.value.lat;
       const clientCpuSec = agentCpuSec + driverCpuSec;

@@ -128,7 +128,7 @@ export class ChildTicks {
 
 /**
  * @typedef {object} JobEvents  what the shared host forwards to the agent on its socket
- * @property {(info: SupervisorInfo) => void} spawned  the command runs; supervisor.json is written
+ * @property {(info: SupervisorInfo) => void} spawned  the command runs (its records follow later)
  * @property {() => void} output  output.log grew (at most once per OUTPUT_NOTIFY_MS)
  * @property {(exit: ExitInfo, outputBytes: number) => boolean} exit  the end, before exit.json;
  *   `outputBytes` is output.log's final size (the agent need not read it again to find its end).
