@@ -150,8 +150,10 @@ offload only:
   target is judged on the quiet one, the peak while filling is in the peak RSS column.
 - **shell-overhead**: one real agent (\`--max-jobs 1\`), sequential
   \`POST /api/v1/jobs?wait=30\` of \`{command: ['true']}\` after the mode's warm-up jobs,
-  against as many sequential bare \`child_process.spawn('true')\` in the same run. The agent's
-  CPU column includes its supervisor host and the commands the host spawned.
+  against as many sequential bare \`child_process.spawn('true')\` from a fresh Node process in
+  the same run (\`bench/bare-spawn.js\`: a fork costs more from a process holding more memory,
+  as the runner does after the large cases). The agent's CPU column includes its supervisor
+  host and the commands the host spawned.
   **shell-throughput**: ${SHELL_CONCURRENCY} in flight (\`requires.cpu: 0.1\`) against ${SHELL_CONCURRENCY} bare spawns
   in flight.
 
