@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { SUPERVISOR_HOST_SCRIPT } from '../src/supervisor/supervisor-host-client.js';
 import { readExitInfo, readSupervisorInfo } from '../src/supervisor/supervisor-launcher.js';
-import { HAS_PROC, createSandbox, expectNoLeaks, waitFor } from './helpers.js';
+import { HAS_PROC, createSandbox, expectNoLeaks, sleep, waitFor } from './helpers.js';
 
 const box = createSandbox();
 afterEach(() => expectNoLeaks(box.token));
@@ -14,17 +14,18 @@ afterAll(() => box.cleanup());
 interface HostEvent {
   ev: string;
   jobDir: string;
+  exitJsonAtEvent?: boolean;
 }
 
 /**
  * A supervisor host whose records wait a minute (RECORD_DELAY_MS is a second): a record seen
  * during the test was written by something other than that timer.
  */
-async function startHost(stateDir: string): Promise<void> {
+async function startHost(stateDir: string, recordDelayMs = 60_000): Promise<void> {
   mkdirSync(stateDir, { recursive: true });
   const child = spawn(
     process.execPath,
-    [SUPERVISOR_HOST_SCRIPT, stateDir, '--record-delay-ms=60000'],
+    [SUPERVISOR_HOST_SCRIPT, stateDir, `--record-delay-ms=${recordDelayMs}`],
     { cwd: stateDir, detached: true, stdio: ['ignore', 'ignore', 'inherit', 'pipe'], env: {} },
   );
   const ready = child.stdio[3] as NodeJS.ReadableStream;
@@ -45,7 +46,12 @@ async function connect(stateDir: string) {
     buf += d.toString();
     const lines = buf.split('\n');
     buf = lines.pop()!;
-    for (const line of lines) events.push(JSON.parse(line) as HostEvent);
+    for (const line of lines) {
+      const ev = JSON.parse(line) as HostEvent;
+      // What the directory held when the event came, before this process did anything else.
+      if (ev.ev === 'exit') ev.exitJsonAtEvent = existsSync(join(ev.jobDir, 'exit.json'));
+      events.push(ev);
+    }
   });
   const send = (msg: Record<string, unknown>) => socket.write(`${JSON.stringify(msg)}\n`);
   return {
@@ -105,17 +111,32 @@ describe.runIf(HAS_PROC)("the supervisor host's records of a job", () => {
     other.close();
   });
 
-  it('a job that printed has its directory, and its end is recorded with the exit event', async () => {
+  it('a short job that printed keeps only its output; one past the delay has exit.json at its event', async () => {
     const stateDir = join(box.root, 'printed');
     await startHost(stateDir);
     const agent = await connect(stateDir);
-    const jobDir = join(stateDir, 'jobs', 'printed-1');
-    agent.start(jobDir, ['sh', '-c', 'echo hi; exit 3']);
-    await agent.event('exit', jobDir);
-    // Written in the turn that sent the event: a directory with supervisor.json and no
-    // exit.json would read as a job that still runs.
-    expect(readExitInfo(jobDir)?.exitCode).toBe(3);
-    expect(readSupervisorInfo(jobDir)?.pid).toBeGreaterThan(0);
-    agent.close();
+    const short = join(stateDir, 'jobs', 'short-1');
+    agent.start(short, ['sh', '-c', 'echo hi; exit 3']);
+    await agent.event('exit', short);
+    agent.release(short);
+    expect(readFileSync(join(short, 'output.log'), 'utf8')).toContain('hi');
+    expect(readSupervisorInfo(short)).toBeUndefined();
+    agent.close(); // released: the close writes nothing for it
+    await sleep(300);
+    expect(readdirSync(short).sort()).toEqual(['output.log', 'spec.json']);
+
+    // A host whose records wait 50 ms: the job outlives that, so supervisor.json is written
+    // while it runs, and exit.json then goes before the event. A directory with supervisor.json
+    // and no exit.json must never be seen by an agent that knows the job ended.
+    const quick = join(box.root, 'quick');
+    await startHost(quick, 50);
+    const other = await connect(quick);
+    const long = join(quick, 'jobs', 'long-1');
+    other.start(long, ['sleep', '0.3']);
+    const exit = await other.event('exit', long);
+    expect(exit.exitJsonAtEvent).toBe(true);
+    expect(readExitInfo(long)?.exitCode).toBe(0);
+    expect(readSupervisorInfo(long)?.pid).toBeGreaterThan(0);
+    other.close();
   });
 });

@@ -7,9 +7,9 @@ import { basename, join } from 'node:path';
  * spec, supervisor record, output.log, exit record), which would otherwise fill the disk of
  * a long-lived agent — a job's output lives on in the server's log store once shipped.
  *
- * Not at once: the supervisor host tells the agent of an exit just before it writes
- * `exit.json`, so a directory is removed `keepMs` after its attempt ended, in one sweep for
- * all that are due. A restart removes the directories that no running record names: their
+ * Not at once: the supervisor host may still write a job's records after telling the agent of
+ * its exit (up to RECORD_DELAY_MS later, when not released), so a directory is removed `keepMs`
+ * after its attempt ended, in one sweep for all that are due. A restart removes the directories that no running record names: their
  * attempts ended (and were reported or recorded in the outbox) before it.
  */
 export class JobDirs {

@@ -55,14 +55,13 @@ const OUTPUT_NOTIFY_MS = 50;
  * In the shared host, a job's records (its directory with spec.json and supervisor.json, and
  * exit.json) wait this long after the spawn, and after the end, for the agent to say it has
  * recorded the outcome itself (`release`): a job that ends within it and prints nothing leaves
- * no file at all. Creating a file costs 150–300 µs of kernel CPU on one dev VM's ext4 and
- * ~750 µs on another's (a new inode; an append is ~10 µs): the four of a `true` job were
- * 0.6–3 ms of host CPU, and made in the spawn's turn they held back its sight of the exit.
- * Nothing needs them sooner: the connected agent follows the job by its events, and when that
- * connection closes (the agent stopped or died) the host writes every pending record at once,
- * long before a restarted agent (Node alone starts in ~40 ms) reads them. A job that prints
- * makes its directory at the first output, and once it exists the end is recorded at once:
- * a directory with supervisor.json and no exit.json always means a job that still runs.
+ * no file at all (one that printed, only its output.log). Creating a file costs 150–300 µs of
+ * kernel CPU on one dev VM's ext4 and ~750 µs on another's (a new inode; an append is ~10 µs):
+ * the four of a `true` job were 0.6–3 ms of host CPU, and made in the spawn's turn they held
+ * back its sight of the exit. Nothing needs them sooner: the connected agent follows the job
+ * by its events, and when that connection closes (the agent stopped or died) the host writes
+ * every pending record at once, long before a restarted agent (Node alone starts in ~40 ms)
+ * reads them. Once supervisor.json is written, exit.json is written before the exit event.
  */
 const RECORD_DELAY_MS = 1000;
 
@@ -130,9 +129,9 @@ export class ChildTicks {
  * @typedef {object} JobEvents  what the shared host forwards to the agent on its socket
  * @property {(info: SupervisorInfo) => void} spawned  the command runs (its records follow later)
  * @property {() => void} output  output.log grew (at most once per OUTPUT_NOTIFY_MS)
- * @property {(exit: ExitInfo, outputBytes: number) => boolean} exit  the end, before exit.json;
- *   `outputBytes` is output.log's final size (the agent need not read it again to find its end).
- *   Returns whether an agent got it: only then may the records wait for its `release`.
+ * @property {(exit: ExitInfo, outputBytes: number) => boolean} exit  the end; `outputBytes` is
+ *   output.log's final size (the agent need not read it again to find its end). Returns whether
+ *   an agent got it: only then may the records wait for its `release`.
  */
 
 /**
@@ -280,12 +279,17 @@ export function superviseJob(jobDir, supervisor, input = {}) {
     logFd = -1;
     logClosed = true;
     endRecord = exit;
-    // The event before the file: the connected agent needs no file, and creating one is the
-    // slow part (RECORD_DELAY_MS). A job that made no directory waits for the agent's release;
-    // one that did is completed at once, so that its directory never reads as still running.
-    if (events?.exit(exit, logBytes) === true && !jobDirMade)
+    if (recorded || !events) {
+      // supervisor.json is there: exit.json goes first, so that once the agent has the end a
+      // directory never reads as a job that still runs (the agent clears it for a new attempt
+      // in it, or a restarted agent follows it). One file creation on a job that ran past
+      // RECORD_DELAY_MS.
+      writeEnd();
+      events?.exit(exit, logBytes);
+    } else if (events.exit(exit, logBytes)) {
+      // The event before the files, which wait for the agent's release (RECORD_DELAY_MS).
       endTimer = setTimeout(writeEnd, recordDelayMs);
-    else writeEnd();
+    } else writeEnd(); // no agent to tell: the files are how a restarted one learns it
     sweepLeftovers(() => {
       swept = true;
       settleDone();

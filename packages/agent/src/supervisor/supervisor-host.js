@@ -24,10 +24,11 @@
 //   {"ev":"output","jobDir":"…"}             output.log grew (at most every 50 ms)
 //   {"ev":"exit","jobDir":"…","exit":{…},"outputBytes":N}  the end
 // The files stay the durable record, written behind the events (supervise-job.js,
-// RECORD_DELAY_MS): the job directory with spec.json and supervisor.json a second after the
-// spawn or at the first output, exit.json at the end if the directory exists, else a second
-// after it unless released. When the connection that started a job closes, its pending
-// records are written at once: the agent stopped or died, and its successor reads the files.
+// RECORD_DELAY_MS): the job directory with spec.json at the first output, and with
+// supervisor.json a second after the spawn; exit.json before the `exit` event once
+// supervisor.json is there, else (with supervisor.json) a second after the end unless
+// released. When the connection that started a job closes, its pending records are written
+// at once: the agent stopped or died, and its successor reads the files.
 // An agent restarted meanwhile (attach) reads the same files as with a per-job supervisor.
 //
 // Why events rather than files watched by the agent: with the agent watching the directory
