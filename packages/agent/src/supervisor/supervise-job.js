@@ -55,7 +55,7 @@ const OUTPUT_NOTIFY_MS = 50;
  * In the shared host, a job's records (its directory with spec.json and supervisor.json, and
  * exit.json) wait this long after the spawn, and after the end, for the agent to say it has
  * recorded the outcome itself (`release`): a job that ends within it and prints nothing leaves
- * no file at all (one that printed, only its output.log). Creating a file costs 150–300 µs of
+ * no file at all (one that printed, only spec.json and output.log). Creating a file costs 150–300 µs of
  * kernel CPU on one dev VM's ext4 and ~750 µs on another's (a new inode; an append is ~10 µs):
  * the four of a `true` job were 0.6–3 ms of host CPU, and made in the spawn's turn they held
  * back its sight of the exit. Nothing needs them sooner: the connected agent follows the job
