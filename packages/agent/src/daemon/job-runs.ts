@@ -10,6 +10,20 @@ import type { JobDirs } from './job-dirs.js';
 import type { LogShipper } from './log-shipper.js';
 import { errMessage } from '../error-message.js';
 
+/** What `track` follows of an attempt: its outcome, and how to stop and release it. */
+interface TrackedRun {
+  readonly done: Promise<JobOutcome>;
+  cancel(): void;
+  /** The outcome is recorded: the supervisor need not keep its own record (command jobs). */
+  release?(): void;
+}
+
+/** An attempt that ended before it ran (no handler, no job directory). */
+const alreadyEnded = (outcome: JobOutcome): TrackedRun => ({
+  done: Promise.resolve(outcome),
+  cancel: () => undefined,
+});
+
 /** One attempt running here. */
 interface Execution {
   job: Pick<ClaimedJob, 'id' | 'leaseId' | 'attempt'>;
@@ -91,7 +105,7 @@ export class JobRuns {
         continue;
       }
       log(`re-attached to job ${rec.jobId} (attempt ${rec.attempt})`);
-      this.track(rec, 'command', run.done, () => run.cancel(), rec);
+      this.track(rec, 'command', run, rec);
     }
   }
 
@@ -112,11 +126,11 @@ export class JobRuns {
       const tasks = this.d.tasks;
       if (!tasks) {
         const outcome = failed('NO_HANDLER', 'this agent has no task handlers', { wallSec: 0 });
-        this.track(ids, 'task', Promise.resolve(outcome), () => undefined);
+        this.track(ids, 'task', alreadyEnded(outcome));
         return;
       }
       const run = tasks.start(job, this.callbacks(ids));
-      this.track(ids, 'task', run.done, () => run.cancel());
+      this.track(ids, 'task', run);
       return;
     }
     let jobDir: string;
@@ -124,7 +138,7 @@ export class JobRuns {
       jobDir = jobDirPath(this.d.stateDir, job.id, job.attempt);
     } catch (err) {
       const outcome = failed('SPAWN_FAILED', errMessage(err), { wallSec: 0 });
-      this.track(ids, 'command', Promise.resolve(outcome), () => undefined);
+      this.track(ids, 'command', alreadyEnded(outcome));
       return;
     }
     const rec: RunningRecord = {
@@ -142,14 +156,8 @@ export class JobRuns {
     let resolveDone!: (o: JobOutcome) => void;
     const done = new Promise<JobOutcome>((r) => (resolveDone = r));
     // With its record: when it ends, the record goes (and its directory, a while later).
-    this.track(
-      rec,
-      'command',
-      done,
-      () => cancelRun(),
-      rec,
-      () => releaseRun(),
-    );
+    const tracked = { done, cancel: () => cancelRun(), release: () => releaseRun() };
+    this.track(rec, 'command', tracked, rec);
     try {
       // Recorded before the supervisor starts: an agent killed in between still finds (and
       // follows or kills) the attempt after its restart.
@@ -221,22 +229,20 @@ export class JobRuns {
   private track(
     ids: { jobId: string; leaseId: string; attempt: number },
     kind: 'command' | 'task',
-    done: Promise<JobOutcome>,
-    cancel: () => void,
+    run: TrackedRun,
     rec?: RunningRecord,
-    release?: () => void,
   ): void {
     const { state, jobDirs, shipper, pool } = this.d;
     const ex: Execution = {
       job: { id: ids.jobId, leaseId: ids.leaseId, attempt: ids.attempt },
       kind,
-      cancel,
+      cancel: () => run.cancel(),
       stale: false,
       handback: false,
       done: Promise.resolve(),
     };
     this.executions.set(ids.leaseId, ex);
-    ex.done = done.then((outcome) => {
+    ex.done = run.done.then((outcome) => {
       let recorded = false;
       try {
         // Recorded at once; it is sent only after the job's output (the daemon's reports).
@@ -262,7 +268,7 @@ export class JobRuns {
         this.d.ended(ids.leaseId, !ex.stale && !ex.handback);
         // After the report is on its way: the supervisor's records of an outcome the outbox
         // holds are not needed (a `true` job's four file creations, 0.6–3 ms of kernel CPU).
-        if (recorded) release?.();
+        if (recorded) run.release?.();
       }
     });
   }
