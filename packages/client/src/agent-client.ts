@@ -10,7 +10,7 @@ import type {
   SyncResponse,
 } from '@offload/protocol';
 import { HttpClient, seg, type RequestPolicy } from './http-client.js';
-import { pickTransport, type TransportFactory } from './offload.js';
+import { pickTransport, type TransportFactory } from './pick-transport.js';
 import type { FetchLike, Transport } from './transport.js';
 
 /** Options of {@link AgentClient}. */

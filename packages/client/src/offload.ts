@@ -12,8 +12,7 @@ import { AgentsApi, KeysApi, QueuesApi } from './admin-api.js';
 import { JobFailedError, OffloadTimeoutError } from './errors.js';
 import { HttpClient, seg } from './http-client.js';
 import { SseSubscription, type LiveStream } from './sse-subscription.js';
-import { createFetchTransport } from './transport-fetch.js';
-import type { Transport } from './transport.js';
+import { pickTransport, type TransportFactory } from './pick-transport.js';
 import type {
   AgentEventType,
   EventsFilter,
@@ -33,19 +32,6 @@ import type {
 
 /** One long poll of `/wait` holds at most this long; `wait()` loops them up to its own timeout. */
 const WAIT_POLL_SEC = 30;
-
-/** Makes the transport an entry point defaults to (undici in Node, fetch in browsers). */
-export type TransportFactory = (options: { url: string }) => Transport;
-
-/** The transport for client options: theirs, else over their `fetch`, else the entry's default. */
-export function pickTransport(
-  options: { url: string; fetch?: OffloadOptions['fetch']; transport?: Transport | undefined },
-  fallback: TransportFactory,
-): Transport {
-  if (options.transport) return options.transport;
-  if (options.fetch) return createFetchTransport({ url: options.url, fetch: options.fetch });
-  return fallback({ url: options.url });
-}
 
 const isTerminal = (job: Job) => TERMINAL_STATES.includes(job.state);
 

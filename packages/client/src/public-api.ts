@@ -9,7 +9,8 @@ export {
   type ApiErrorClass,
   type ApiErrorCodeLike,
 } from './errors.js';
-export { OffloadBase, type TransportFactory } from './offload.js';
+export { OffloadBase } from './offload.js';
+export type { TransportFactory } from './pick-transport.js';
 export { AgentsApi, QueuesApi, KeysApi } from './admin-api.js';
 export {
   AgentClientBase,
