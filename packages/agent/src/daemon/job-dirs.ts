@@ -9,8 +9,9 @@ import { basename, join } from 'node:path';
  *
  * Not at once: the supervisor host may still write a job's records after telling the agent of
  * its exit (up to RECORD_DELAY_MS later, when not released), so a directory is removed `keepMs`
- * after its attempt ended, in one sweep for all that are due. A restart removes the directories that no running record names: their
- * attempts ended (and were reported or recorded in the outbox) before it.
+ * after its attempt ended, in one sweep for all that are due. A restart removes the
+ * directories that no running record names: their attempts ended (and were reported or
+ * recorded in the outbox) before it.
  */
 export class JobDirs {
   private readonly due: Array<{ dir: string; at: number }> = [];

@@ -54,11 +54,11 @@ const OUTPUT_NOTIFY_MS = 50;
 /**
  * In the shared host, a job's records (its directory with spec.json and supervisor.json, and
  * exit.json) wait this long after the spawn, and after the end, for the agent to say it has
- * recorded the outcome itself (`release`): a job that ends within it and prints nothing leaves
- * no file at all (one that printed, only spec.json and output.log). Creating a file costs 150–300 µs of
- * kernel CPU on one dev VM's ext4 and ~750 µs on another's (a new inode; an append is ~10 µs):
- * the four of a `true` job were 0.6–3 ms of host CPU, and made in the spawn's turn they held
- * back its sight of the exit. Nothing needs them sooner: the connected agent follows the job
+ * recorded the outcome itself (`release`): a job that ends within it leaves no file at all,
+ * or only spec.json and output.log if it printed. Creating a file costs 150–300 µs of kernel
+ * CPU on one dev VM's ext4 and ~750 µs on another's (a new inode; an append is ~10 µs): the
+ * four of a `true` job were 0.6–3 ms of host CPU, and made in the spawn's turn they held back
+ * its sight of the exit. Nothing needs them sooner: the connected agent follows the job
  * by its events, and when that connection closes (the agent stopped or died) the host writes
  * every pending record at once, long before a restarted agent (Node alone starts in ~40 ms)
  * reads them. Once supervisor.json is written, exit.json is written before the exit event.
@@ -150,7 +150,8 @@ export class ChildTicks {
  * @property {(err: Error) => void} crash  the supervisor failed: kill the tree now and record why
  * @property {() => void} release  the agent has recorded the outcome: records not yet written
  *   are never written (a job that ended without a directory leaves none)
- * @property {() => void} flushRecords  write the pending records now (the agent's connection closed)
+ * @property {() => void} flushRecords  write the pending records now (the agent's connection
+ *   closed)
  */
 
 /**
@@ -195,8 +196,7 @@ export function superviseJob(jobDir, supervisor, input = {}) {
   let outputDirty = false;
   /** Size of output.log: what it held at open plus every byte written since. */
   let logBytes = 0;
-  /** The end, until its records are written or released (RECORD_DELAY_MS). */
-  /** @type {ExitInfo | null} */
+  /** @type {ExitInfo | null} the end, until its records are written or released */
   let endRecord = null;
   /** @type {NodeJS.Timeout | undefined} */
   let endTimer;
