@@ -8,7 +8,7 @@
 //   --smoke        tiny sizes, checks the harness works (tests/bench); numbers mean nothing
 //   --only NAME    only the cases whose id (`group@size/system`) contains NAME (comma-
 //                  separated; e.g. process-1, lone, claim-depth, bullmq, offload-postgres,
-//                  servers-)
+//                  prototype, servers-)
 //   --reps N       override the number of repetitions
 //   --no-build     do not run `tsc -b tsconfig.build.json` first
 //   --perf         sample the server's on-CPU time with Linux `perf` in each measured window

@@ -44,7 +44,8 @@ const payload = (i) => ({
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * A CPU/wall window over the database process tree, this process and (optionally) a worker.
+ * A CPU/wall window over the database process tree (the prototype: its server), this process
+ * and (optionally) a worker.
  * @param {number | null} dbPid
  * @param {number} [workerPid]
  */
@@ -57,10 +58,13 @@ function openWindow(dbPid, workerPid) {
   return () => {
     const wallMs = performance.now() - t0;
     const m1 = machineJiffies();
+    const dbCpuSec = dbPid ? treeCpuSeconds(dbPid) - db0 : NaN;
     return {
       wallMs,
       driverCpuSec: ownCpuSec() - own0,
-      dbCpuSec: dbPid ? treeCpuSeconds(dbPid) - db0 : NaN,
+      ...(A.ownServer
+        ? { serverCpuSec: dbCpuSec, dbCpuSec: NaN, serverPeakRssMiB: dbPid && peakRssMiB(dbPid) }
+        : { dbCpuSec }),
       workerCpuSec: workerPid ? (cpuSeconds(workerPid) ?? NaN) - w0 : 0,
       machineCpuPct:
         m1.total > m0.total ? (200 * (m1.busy - m0.busy)) / (m1.total - m0.total) : NaN,

@@ -11,7 +11,7 @@ import { startChild } from './children.js';
 const DRIVER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../anchors/driver.js');
 
 /**
- * @param {string} anchor bullmq | pgboss | graphile
+ * @param {string} anchor bullmq | pgboss | graphile | prototype
  * @param {'enqueue-bulk' | 'enqueue-single' | 'process' | 'latency'} test
  * @param {{ n: number, warmup?: number }} size
  * @returns {Promise<CaseResult>}
@@ -34,12 +34,15 @@ export async function anchorCase(anchor, test, { n, warmup = 0 }) {
       test === 'latency'
         ? { p50Ms: r.p50Ms, p95Ms: r.p95Ms, p99Ms: r.p99Ms, meanMs: r.meanMs }
         : { jobsPerSec: r.jobsPerSec };
-    const busy =
-      (r.clientCpuSec + (Number.isFinite(r.dbCpuSec) ? r.dbCpuSec : 0)) / (r.wallMs / 1000);
+    const serverCpuSec = r.serverCpuSec ?? 0;
+    const dbCpuSec = Number.isFinite(r.dbCpuSec) ? r.dbCpuSec : 0;
+    const busy = (r.clientCpuSec + serverCpuSec + dbCpuSec) / (r.wallMs / 1000);
     return {
       metrics,
       jobs: r.jobs,
-      serverCpuSec: 0,
+      // Only the prototype has a server of its own (bench/anchors/prototype.js).
+      serverCpuSec,
+      peakRssMiB: r.serverPeakRssMiB ?? null,
       serverSysSec: 0,
       wallMs: r.wallMs,
       machineCpuPct: r.machineCpuPct,
@@ -54,6 +57,7 @@ export async function anchorCase(anchor, test, { n, warmup = 0 }) {
   } finally {
     await child.stop(5_000);
     // The driver drops it; again in case it was killed first.
-    if (anchor !== 'bullmq') await dropSchema(schema).catch(() => undefined);
+    if (anchor === 'pgboss' || anchor === 'graphile')
+      await dropSchema(schema).catch(() => undefined);
   }
 }

@@ -54,16 +54,19 @@ export function renderDocs({ record, table, failures, previous }) {
 Is offload as fast as what users would pick instead? One run measures offload — on SQLite and
 on PostgreSQL, over real HTTP on loopback, with the real agent — and, on the same machine and
 in the same run, the anchors: **BullMQ** (Redis), **pg-boss** and **graphile-worker**
-(PostgreSQL), at their best settings from \`../shared/bench/anchors/RESULTS.md\`. The table puts
-each figure beside the others, the targets of issue 7 as ratios marked met or missed, and the
-ceiling of a bare HTTP + SQLite prototype (\`../shared/bench/limits/RESULTS.md\`).
+(PostgreSQL), at their best settings from \`../shared/bench/anchors/RESULTS.md\` — and the floor
+of offload's own design: a bare HTTP + SQLite **prototype** (\`bench/prototype/\`, after
+\`../shared/bench/limits/RESULTS.md\`) with no auth, validation, leases or events. The table
+puts each figure beside the others and beside that floor, and the targets of issue 7 as
+ratios marked met or missed; the same targets applied to the prototype say whether a target
+is within the design's reach on this host in this run.
 
 \`\`\`sh
 npm run bench                        # = --quick: smaller sizes, 1 repetition, a few minutes
 npm run bench -- --full              # the issue's sizes, 3 repetitions: median (min–max)
 npm run bench -- --only process-1    # cases whose id (group@size/system) contains the text
 npm run bench -- --only bullmq,offload-sqlite   # comma-separated; systems: offload-sqlite,
-                                     # offload-postgres, bullmq, pgboss, graphile
+                                     # offload-postgres, bullmq, pgboss, graphile, prototype
 npm run bench -- --only lone --perf      # + on-CPU profile of the server (Linux perf)
 npm run bench -- --only lone --cpu-prof  # + V8 CPU profile of the server (bench/out/profiles/)
 \`\`\`
@@ -137,8 +140,7 @@ offload only:
   capped in time (warm-up and measured part each), with the number of jobs timed shown.
 - **lone-job latency, simulated agent**: as above with \`bench/sim-agent.js\` long-polling
   (\`max: 50\`), which answers each job at once on its next sync: the server's part of the
-  latency, beside the prototype's (whose worker did the same). Three servers on one
-  PostgreSQL use it too.
+  latency. Three servers on one PostgreSQL use it too.
 - **processing, simulated agents**: the protocol's ceiling with \`bench/sim-agent.js\`, which
   syncs \`max: ${PROCESS_MAX}\`, \`waitMs: 0\`, completions riding on the next sync; checks each
   job ran once.
@@ -162,7 +164,16 @@ offload only:
 - **offload / anchor**: offload's figure over the same-store anchor's in this run: SQLite
   against BullMQ, PostgreSQL against graphile-worker (processing with 2 agents against the one
   worker). Above 1× is better for jobs/s, worse for latencies.
-- **prototype ceiling**: the bare prototype's figure (SQLite rows), with offload / it.
+- **prototype ceiling**: the design's floor for offload on SQLite: the prototype's median in
+  this run (\`bench/prototype/server.js\`: Fastify and better-sqlite3, WAL, a partial claim
+  index, one set-based \`UPDATE … RETURNING\` a claim, payload text passed through, completions
+  on the next claim, 500 a claim for processing and a 30 s long poll of 50 for the lone job,
+  whose submitter the server answers once the job completes), with offload / it; marked
+  "(limits run)" when the prototype did not run and the limits run's figure stands in. Its own
+  rows book its server in the server columns.
+- **design floor** rows: the prototype's figure over BullMQ's in this run, judged as the
+  SQLite targets are; a floor that misses a target means no HTTP + SQLite design reaches it
+  here.
 - **target**: issue 7's targets, each a ratio per repetition (median and range), met or
   missed on the median: processing ≥ 1.0× BullMQ (SQLite) and graphile-worker (PostgreSQL),
   aim 1.5×; lone-job p50 and p99 ≤ 1.0× BullMQ; claim latency at 1M queued ≤ 1.5× at 1k;

@@ -14,7 +14,7 @@ import { fmt, fmtSummary, summarize } from './stats.js';
  * @property {string | null} failed
  * @property {string | null} skipped
  * @property {string} vsAnchor offload / the same-store anchor (rows both run)
- * @property {string} ceiling the prototype's figure and offload / it
+ * @property {string} ceiling the design's floor (the prototype's figure) and offload / it
  * @property {string} target a target row's requirement and verdict
  * @property {string} fallback an earlier run's figure, for an anchor that could not run
  * @property {Summary} [serverCpu] CPU seconds per 1,000 jobs
@@ -69,10 +69,14 @@ const METRIC_LABELS = {
   ratioTime: 'wall time offload / bare spawn',
 };
 
-/** The anchor each offload store is held against (issue 7's targets). */
+/**
+ * The anchor each offload store is held against (issue 7's targets), and the one the
+ * design's floor (the prototype, on SQLite) is put beside.
+ */
 const ANCHOR_OF = /** @type {Record<string, string>} */ ({
   'offload-sqlite': 'bullmq',
   'offload-postgres': 'graphile',
+  prototype: 'bullmq',
 });
 /** @type {Record<string, string>} */
 const ANCHOR_LABELS = { bullmq: 'BullMQ', graphile: 'graphile-worker' };
@@ -118,7 +122,7 @@ export function buildRows(cases, runs) {
         else if (earlier)
           vsAnchor = `${times(value.median / earlier)} ${a.label} of an earlier run`;
       }
-      const ceiling = c.system.id === 'offload-sqlite' ? CEILINGS[c.group]?.[m] : undefined;
+      const ceiling = floorOf(c, cases, m, medianOf);
       const earlier = skip.length ? EARLIER_ANCHORS[c.system.id]?.[c.group]?.[m] : undefined;
       rows.push({
         scenario: GROUP_TITLES[c.group] ?? c.group,
@@ -129,7 +133,9 @@ export function buildRows(cases, runs) {
         failed: fail.length ? `${fail.length} of ${all.length} runs failed: ${fail[0]}` : null,
         skipped: skip[0] ?? null,
         vsAnchor,
-        ceiling: ceiling ? `${fmt(ceiling)} (${times(value.median / ceiling)})` : '',
+        ceiling: ceiling
+          ? `${fmt(ceiling.value)} (${times(value.median / ceiling.value)})${ceiling.earlier ? ' (limits run)' : ''}`
+          : '',
         target: '',
         fallback: earlier ? `${fmt(earlier)} (earlier run, not this one)` : '',
         ...(i === 0 ? resources(rs) : {}),
@@ -152,6 +158,41 @@ function anchorOf(c, cases) {
   const group = c.group === 'process-2' ? 'process-1' : c.group;
   const found = cases.find((x) => x.system.id === id && x.group === group && sameTag(x, c));
   return { id, group, label: ANCHOR_LABELS[id] ?? id, found: found ?? null };
+}
+
+/** The prototype's group that bounds an offload group (it runs one worker). */
+/** @type {Record<string, string>} */
+const FLOOR_GROUP = {
+  'submit-batch': 'submit-batch',
+  'submit-single': 'submit-single',
+  'process-1': 'process-1',
+  'process-2': 'process-1',
+  'process-sim-1': 'process-1',
+  'process-sim-2': 'process-1',
+  'lone-latency': 'lone-latency',
+  // The prototype's worker answers each job at once, as the simulated agent does.
+  'lone-sim': 'lone-latency',
+};
+
+/**
+ * The design's floor for an offload-on-SQLite row: the prototype's median in this run
+ * (its case of the same size, else of the same group), or the figure of the limits run
+ * (../shared/bench/limits/RESULTS.md) when the prototype did not run.
+ * @param {Case} c
+ * @param {Case[]} cases
+ * @param {string} m
+ * @param {(id: string, m: string) => number} medianOf
+ * @returns {{ value: number, earlier: boolean } | null}
+ */
+function floorOf(c, cases, m, medianOf) {
+  const group = FLOOR_GROUP[c.group];
+  if (c.system.id !== 'offload-sqlite' || !group) return null;
+  const theirs = cases.filter((x) => x.system.id === 'prototype' && x.group === group);
+  const found = theirs.find((x) => sameTag(x, c)) ?? theirs[0];
+  const value = found ? medianOf(found.id, m) : NaN;
+  if (Number.isFinite(value)) return { value, earlier: false };
+  const earlier = CEILINGS[c.group]?.[m];
+  return earlier ? { value: earlier, earlier: true } : null;
 }
 
 /**
@@ -205,17 +246,19 @@ function targetRows(cases, runs) {
    * @param {'≥' | '≤'} op
    * @param {number} bound
    * @param {string} [note]
+   * @param {'target' | 'design floor'} [scenario] a floor row says whether the prototype
+   *   itself meets the target in this run: where it does not, the target is beyond the design
    */
-  const push = (what, c, metric, values, op, bound, note = '') => {
+  const push = (what, c, metric, values, op, bound, note = '', scenario = 'target') => {
     const value = summarize(values);
     const met = op === '≥' ? value.median >= bound : value.median <= bound;
-    const verdict = Number.isFinite(value.median)
-      ? met
-        ? '**met**'
-        : '**missed**'
-      : 'not measured';
+    const [yes, no] =
+      scenario === 'target'
+        ? ['**met**', '**missed**']
+        : ['the floor meets it', '**the floor misses it: beyond the design here**'];
+    const verdict = Number.isFinite(value.median) ? (met ? yes : no) : 'not measured';
     rows.push({
-      scenario: 'target',
+      scenario,
       size: what,
       system: c.system.label,
       metric,
@@ -245,7 +288,7 @@ function targetRows(cases, runs) {
   const find = (/** @type {string} */ system, /** @type {string} */ group) =>
     cases.filter((c) => c.system.id === system && c.group === group);
 
-  for (const store of Object.keys(ANCHOR_OF)) {
+  for (const store of ['offload-sqlite', 'offload-postgres']) {
     for (const group of ['process-1', 'process-2']) {
       for (const c of find(store, group)) {
         const a = anchorOf(c, cases);
@@ -264,6 +307,25 @@ function targetRows(cases, runs) {
       const r = ratios(c, a, m);
       const label = `${m.slice(0, 3)} offload / ${a.label}`;
       push(`lone-job latency, ${c.size}`, c, label, r.values, '≤', 1.0, r.note);
+    }
+  }
+  // The same targets for the design's floor: whether a bare HTTP + SQLite queue reaches
+  // them on this host in this run.
+  for (const c of find('prototype', 'process-1')) {
+    const a = anchorOf(c, cases);
+    if (!a) continue;
+    const r = ratios(c, a, 'jobsPerSec');
+    const size = `${GROUP_TITLES[c.group]}, ${c.size.split(';')[0]}`;
+    push(size, c, `jobs/s prototype / ${a.label}`, r.values, '≥', 1.0, r.note, 'design floor');
+  }
+  for (const c of find('prototype', 'lone-latency')) {
+    const a = anchorOf(c, cases);
+    if (!a) continue;
+    for (const m of ['p50Ms', 'p99Ms']) {
+      const r = ratios(c, a, m);
+      const label = `${m.slice(0, 3)} prototype / ${a.label}`;
+      const what = `lone-job latency, ${c.size}`;
+      push(what, c, label, r.values, '≤', 1.0, r.note, 'design floor');
     }
   }
   for (const store of ['offload-sqlite', 'offload-postgres']) {
@@ -334,7 +396,8 @@ export function renderTable(rows) {
   ];
   const lines = [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`];
   for (const r of rows) {
-    const ratio = r.scenario === 'target' && !r.metric.includes('MiB');
+    const ratio =
+      (r.scenario === 'target' || r.scenario === 'design floor') && !r.metric.includes('MiB');
     const value = r.skipped
       ? `skipped: ${r.skipped}`
       : r.failed && r.value.n === 0

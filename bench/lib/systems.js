@@ -5,8 +5,9 @@ import { postgresUnavailable } from './postgres.js';
 import { redisUnavailable } from './redis.js';
 
 // The systems measured side by side, behind one interface: offload on SQLite and on
-// PostgreSQL, and the anchors (BullMQ on Redis, pg-boss and graphile-worker on PostgreSQL,
-// as ../shared/bench/anchors/ measured them, in bench/anchors/).
+// PostgreSQL, the anchors (BullMQ on Redis, pg-boss and graphile-worker on PostgreSQL, as
+// ../shared/bench/anchors/ measured them, in bench/anchors/), and the floor of offload's
+// design (a bare HTTP + SQLite prototype, bench/prototype/, driven as an anchor).
 
 /** @typedef {import('./modes.js').CaseResult} CaseResult */
 /** @typedef {import('./modes.js').Sized} Sized */
@@ -14,7 +15,8 @@ import { redisUnavailable } from './redis.js';
 
 /**
  * @typedef {object} System
- * @property {string} id what --only matches (offload-sqlite, offload-postgres, bullmq, pgboss, graphile)
+ * @property {string} id what --only matches (offload-sqlite, offload-postgres, bullmq, pgboss,
+ *   graphile, prototype)
  * @property {string} label
  * @property {'offload' | 'anchor'} kind
  * @property {'sqlite' | 'postgres' | 'redis'} backend
@@ -51,10 +53,10 @@ function offload(store) {
 }
 
 /**
- * An anchor queue: bench/anchors/driver.js per case.
+ * An anchor queue, or the prototype: bench/anchors/driver.js per case.
  * @param {string} id
  * @param {string} label
- * @param {'postgres' | 'redis'} backend
+ * @param {'sqlite' | 'postgres' | 'redis'} backend
  * @param {string} processWith
  * @returns {System}
  */
@@ -64,7 +66,12 @@ function anchor(id, label, backend, processWith) {
     label,
     kind: 'anchor',
     backend,
-    unavailable: backend === 'redis' ? redisUnavailable : postgresUnavailable,
+    unavailable:
+      backend === 'redis'
+        ? redisUnavailable
+        : backend === 'postgres'
+          ? postgresUnavailable
+          : async () => null,
     workers: [1],
     processWith,
     submit: (kind, s) => anchorCase(id, kind === 'single' ? 'enqueue-single' : 'enqueue-bulk', s),
@@ -83,6 +90,12 @@ export const GRAPHILE = anchor(
   'postgres',
   '1 worker, concurrency 10, localQueue 10, batched completions',
 );
+export const PROTOTYPE = anchor(
+  'prototype',
+  'prototype (bare HTTP + SQLite)',
+  'sqlite',
+  '1 worker, 500 a claim, completions on the next claim',
+);
 
 /** In table order. */
-export const SYSTEMS = [OFFLOAD_SQLITE, OFFLOAD_POSTGRES, BULLMQ, PGBOSS, GRAPHILE];
+export const SYSTEMS = [OFFLOAD_SQLITE, OFFLOAD_POSTGRES, BULLMQ, PGBOSS, GRAPHILE, PROTOTYPE];

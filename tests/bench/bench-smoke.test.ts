@@ -2,7 +2,8 @@
 // real and simulated agents, submitters and the anchors' drivers and workers in their own
 // processes). It checks that the harness runs, verifies its own results (all jobs
 // succeeded, each ran once) and prints every row; it never asserts a timing, and the real
-// benchmarks never run in `npm test`. offload on SQLite always; BullMQ (one anchor) when
+// benchmarks never run in `npm test`. offload on SQLite and the design's floor (the bare
+// HTTP + SQLite prototype) always; BullMQ (one anchor) when
 // Redis answers; offload on PostgreSQL (one and three servers) when PostgreSQL does. It runs
 // the built dist/ (`npm run build`; CI builds in `npm ci`) and does not build it itself: a
 // test should not write dist/ under another build.
@@ -74,8 +75,26 @@ describe('npm run bench -- --smoke', () => {
   it('measures offload on SQLite: every case, and the targets', { timeout: 240_000 }, async () => {
     const run = await runSmoke('offload-sqlite');
     expectRows(run, 'offload (SQLite)', OFFLOAD_SCENARIOS);
-    // The targets against BullMQ are judged on its figure of an earlier run when it did not run.
+    // The targets against BullMQ are judged on its figure of an earlier run when it did not
+    // run, and the design's floor is the limits run's when the prototype did not.
     expect(run.stdout).toMatch(/BullMQ of an earlier run/);
+    expect(rows(run.stdout, 'lone-job latency', 'offload (SQLite)')[0]).toMatch(/\(limits run\)/);
+  });
+
+  it('measures the design floor, and puts offload beside it', { timeout: 120_000 }, async () => {
+    const run = await runSmoke('prototype,lone-latency@10-warm/offload-sqlite');
+    const prototype = 'prototype (bare HTTP + SQLite)';
+    expectRows(run, prototype, [
+      'enqueue, bulk',
+      'enqueue, single',
+      'processing, 1 agent / worker',
+      'lone-job latency',
+      'design floor',
+    ]);
+    // offload's row carries this run's floor, not the limits run's figure.
+    const lone = rows(run.stdout, 'lone-job latency', 'offload (SQLite)')[0] ?? '';
+    const floorCell = lone.split(' | ')[6] ?? '';
+    expect(floorCell, lone).toMatch(/^[\d.,]+ \([\d.]+×\)$/);
   });
 
   it.skipIf(noRedis !== null)(
