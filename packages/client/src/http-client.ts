@@ -6,12 +6,21 @@ import {
   apiError,
   type OffloadApiError,
 } from './errors.js';
+import { abortTimer } from './abort-timer.js';
 import { backoffDelayMs, parseRetryAfterMs, sleep } from './retry.js';
-import { failedBeforeSending, type Transport, type TransportResponse } from './transport.js';
+import {
+  failedBeforeSending,
+  TransportTimeoutError,
+  type Transport,
+  type TransportResponse,
+} from './transport.js';
 
 /** How requests are sent: timeout and retry policy. Every option has a default. */
 export interface RequestPolicy {
-  /** Per request, from sending to the last byte read; default 30 000. Long polls add their hold time. */
+  /**
+   * Per request: the most to wait for the answer's headers, and for each part of its body;
+   * default 30 000. Long polls add their hold time.
+   */
   timeoutMs?: number | undefined;
   /** Retries after the first try (so `retries: 3` is at most 4 tries); default 3. */
   retries?: number | undefined;
@@ -154,20 +163,16 @@ export class HttpClient {
     read: (res: TransportResponse, close: () => void) => Promise<R>,
   ): Promise<Outcome<R>> {
     const timeoutMs = this.timeoutMs + (call.holdMs ?? 0);
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort(new Error(`timed out after ${timeoutMs} ms`));
-    }, timeoutMs);
-    const onAbort = () => controller.abort(call.signal?.reason);
-    call.signal?.addEventListener('abort', onAbort, { once: true });
-    const release = () => call.signal?.removeEventListener('abort', onAbort);
+    // The transport times the request when it can (its own timers cost less than a signal
+    // and a timer per request: transport-undici.ts). A stream must be abortable by its
+    // close() and is timed only until its headers, and a transport that does not time
+    // requests gets the same: a controller and a timer of the SDK's own.
+    const own = stream || !this.transport.timesRequests ? abortTimer(timeoutMs, call.signal) : null;
     let keepOpen = false;
 
     const failed = (err: unknown, answered: boolean): Outcome<R> => {
       if (call.signal?.aborted) return { ok: false, error: call.signal.reason, retry: false };
-      if (timedOut) {
+      if (own?.timedOut() || err instanceof TransportTimeoutError) {
         return {
           ok: false,
           error: new OffloadTimeoutError(
@@ -196,7 +201,8 @@ export class HttpClient {
           method: call.method,
           path: call.path + queryString(call.query),
           headers: { ...this.headers(call.body !== undefined), ...call.headers },
-          signal: controller.signal,
+          signal: own?.signal ?? call.signal,
+          ...(own === null && { timeoutMs }),
           ...(call.body !== undefined && { body: JSON.stringify(call.body) }),
           ...(stream && { stream: true }),
         });
@@ -212,16 +218,14 @@ export class HttpClient {
             return { ok: false, error, retry: false };
           return { ok: false, error, retry, delayMs: after };
         }
-        if (stream) {
-          clearTimeout(timer);
+        if (stream && own !== null) {
+          own.stopTimer();
           keepOpen = true;
-          return {
-            ok: true,
-            value: await read(res, () => {
-              release();
-              controller.abort(new Error('stream closed'));
-            }),
+          const close = () => {
+            own.release();
+            own.abort(new Error('stream closed'));
           };
+          return { ok: true, value: await read(res, close) };
         }
         return { ok: true, value: await read(res, () => undefined) };
       } catch (err) {
@@ -229,8 +233,8 @@ export class HttpClient {
         return failed(err, true);
       }
     } finally {
-      clearTimeout(timer);
-      if (!keepOpen) release();
+      if (keepOpen) own?.stopTimer();
+      else own?.release();
     }
   }
 

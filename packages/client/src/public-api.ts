@@ -21,6 +21,7 @@ export {
 export type { LiveStream } from './sse-subscription.js';
 export type { RequestPolicy } from './http-client.js';
 export { createFetchTransport, type FetchTransportOptions } from './transport-fetch.js';
+export { TransportTimeoutError } from './transport.js';
 export type {
   Transport,
   TransportRequest,

@@ -1,5 +1,7 @@
+import { abortTimer } from './abort-timer.js';
 import {
   normalizeBaseUrl,
+  TransportTimeoutError,
   type FetchLike,
   type FetchResponseLike,
   type Transport,
@@ -23,17 +25,33 @@ export function createFetchTransport(options: FetchTransportOptions): Transport 
   const fetchFn = options.fetch ?? globalFetch();
   return {
     url,
+    timesRequests: true,
     async request(req): Promise<TransportResponse> {
+      // fetch has no timeout of its own: a timer aborts the request, and then its body's
+      // read (it runs until the body is read).
+      const ms = req.timeoutMs;
+      const timer = ms === undefined ? null : abortTimer(ms, req.signal);
+      const failed = (err: unknown): never => {
+        timer?.release();
+        throw ms !== undefined && timer?.timedOut()
+          ? new TransportTimeoutError(ms, { cause: err })
+          : err;
+      };
       const res = await fetchFn(url + req.path, {
         method: req.method,
         headers: req.headers,
-        signal: req.signal,
+        // Always one: a FetchLike may rely on it (the SDK always times its requests).
+        signal: timer?.signal ?? req.signal ?? new AbortController().signal,
         ...(req.body !== undefined && { body: req.body }),
-      });
+      }).catch(failed);
       return {
         status: res.status,
         header: (name) => res.headers.get(name) ?? undefined,
-        text: () => res.text(),
+        text: async () => {
+          const text = await res.text().catch(failed);
+          timer?.release();
+          return text;
+        },
         chunks: () => readChunks(res),
       };
     },

@@ -7,8 +7,13 @@ export interface Transport {
   /** The server's base URL, without a trailing slash (`http://127.0.0.1:7070`). */
   readonly url: string;
   /**
+   * Honours `TransportRequest.timeoutMs`. Without it the SDK times each request itself, with
+   * an AbortSignal and a timer of its own per request (for transports written before it).
+   */
+  readonly timesRequests?: boolean;
+  /**
    * Sends one request. Rejects only when no response arrived (the SDK maps that to a network
-   * error, or a timeout when `signal` was aborted by its timer).
+   * error), or with a {@link TransportTimeoutError} when `timeoutMs` ran out.
    */
   request(req: TransportRequest): Promise<TransportResponse>;
   /** Closes idle keep-alive connections. Requests after close fail. */
@@ -22,9 +27,26 @@ export interface TransportRequest {
   headers: Record<string, string>;
   body?: string;
   /** Aborts the request and, after the headers, the body. */
-  signal: AbortSignal;
+  signal?: AbortSignal | undefined;
+  /**
+   * No response headers within this long, or the body silent this long: the request (or the
+   * body's `text()`) rejects with a {@link TransportTimeoutError}. Unset: no timeout of the
+   * transport's own (a stream, which its caller times and closes).
+   */
+  timeoutMs?: number | undefined;
   /** A stream held open for a long time (SSE): no idle body timeout in the transport. */
   stream?: boolean;
+}
+
+/** A request's `timeoutMs` ran out in the transport. */
+export class TransportTimeoutError extends Error {
+  constructor(
+    readonly timeoutMs: number,
+    options?: ErrorOptions,
+  ) {
+    super(`no answer within ${timeoutMs} ms`, options);
+    this.name = 'TransportTimeoutError';
+  }
 }
 
 export interface TransportResponse {

@@ -8,6 +8,8 @@ import {
   OffloadError,
   OffloadNetworkError,
   OffloadTimeoutError,
+  createUndiciTransport,
+  type Transport,
 } from '@offload/client';
 import {
   deadPort,
@@ -243,6 +245,47 @@ describe('errors and retries over the wire', () => {
 
     await expect(off.submit({ command: 'true' })).rejects.toBeInstanceOf(OffloadTimeoutError);
     expect(scripted.requests).toHaveLength(3);
+    await off.close();
+  });
+
+  it('times out a body that stops halfway', async () => {
+    scripted = await startScriptedServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"id":');
+    });
+    const off = new Offload({ url: scripted.url, timeoutMs: 100, retries: 0 });
+    const err = await off.get('job_1').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OffloadTimeoutError);
+    expect(err).toMatchObject({ timeoutMs: 100 });
+    await off.close();
+  });
+
+  it('times requests over fetch, and over a transport that does not time them itself', async () => {
+    scripted = await startScriptedServer(() => undefined);
+    const overFetch = new Offload({
+      url: scripted.url,
+      fetch: (input, init) => fetch(input, init),
+      timeoutMs: 100,
+      retries: 0,
+    });
+    await expect(overFetch.get('job_1')).rejects.toBeInstanceOf(OffloadTimeoutError);
+    await overFetch.close();
+
+    // A transport written before `timesRequests`: it ignores `timeoutMs`, so the SDK's own
+    // signal must end the request.
+    const inner = createUndiciTransport({ url: scripted.url });
+    const seen: Array<number | undefined> = [];
+    const legacy: Transport = {
+      url: inner.url,
+      request: (req) => {
+        seen.push(req.timeoutMs);
+        return inner.request({ ...req, timeoutMs: undefined });
+      },
+      close: () => inner.close(),
+    };
+    const off = new Offload({ url: scripted.url, transport: legacy, timeoutMs: 100, retries: 0 });
+    await expect(off.get('job_1')).rejects.toBeInstanceOf(OffloadTimeoutError);
+    expect(seen).toEqual([undefined]);
     await off.close();
   });
 
