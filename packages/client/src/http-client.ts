@@ -233,8 +233,7 @@ export class HttpClient {
         return failed(err, true);
       }
     } finally {
-      if (keepOpen) own?.stopTimer();
-      else own?.release();
+      if (!keepOpen) own?.release();
     }
   }
 
