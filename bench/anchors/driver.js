@@ -215,6 +215,7 @@ runChild(async () => {
           p50Ms: percentile(lat, 50),
           p95Ms: percentile(lat, 95),
           p99Ms: percentile(lat, 99),
+          maxMs: Math.max(...lat),
           meanMs: mean(lat),
           ...w,
           clientCpuSec: w.workerCpuSec + w.driverCpuSec,

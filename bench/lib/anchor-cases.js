@@ -32,7 +32,7 @@ export async function anchorCase(anchor, test, { n, warmup = 0 }) {
     /** @type {Record<string, number>} */
     const metrics =
       test === 'latency'
-        ? { p50Ms: r.p50Ms, p95Ms: r.p95Ms, p99Ms: r.p99Ms, meanMs: r.meanMs }
+        ? { p50Ms: r.p50Ms, p95Ms: r.p95Ms, p99Ms: r.p99Ms, maxMs: r.maxMs, meanMs: r.meanMs }
         : { jobsPerSec: r.jobsPerSec };
     const serverCpuSec = r.serverCpuSec ?? 0;
     const dbCpuSec = Number.isFinite(r.dbCpuSec) ? r.dbCpuSec : 0;

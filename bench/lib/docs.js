@@ -123,7 +123,8 @@ store. Jobs carry about 70 bytes of input (\`{i, user, action}\`), like the anch
   \`localQueue: {size: 10}\` and \`completeJobBatchDelay: 0\` (its best in the anchor run; 100
   was slower and needs 102 connections).
 - **lone-job latency**: an idle, running worker; after the warm-up, N sequential jobs, each
-  timed from submit to completion seen by the submitter; nearest-rank percentiles. offload:
+  timed from submit to completion seen by the submitter; nearest-rank percentiles and the
+  worst job (max ms). offload:
   the real agent (\`offload agent --max-jobs 1 --tasks\`, a no-op task) long-polling, the
   submitter's \`POST /api/v1/jobs?wait=10\` held by the server until the job is terminal.
   Every worker runs one job at a time (the anchors at concurrency 1). BullMQ: \`job.waitUntilFinished(QueueEvents)\`;

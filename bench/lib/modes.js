@@ -71,10 +71,14 @@ export const MODES = {
     process: 50_000,
     simProcess: 50_000,
     // 300 warm-up jobs leave offload's server JIT cold (p50 ~1.0 ms, ~1 ms server CPU per
-    // job); 3,000 reach about the steady state (p50 ~0.6 ms, ~0.5 ms). Both are shown.
+    // job); 3,000 come near the steady state (p50 ~0.6 ms, ~0.5 ms), which 10,000 reach:
+    // on the Xeon host (2026-11-25, one run each) offload's p50 was 1.14 ms after 1,000,
+    // 0.87 after 10,000 and 0.90 after 30,000; BullMQ's 0.60, 0.53, 0.50; the floor's
+    // 0.63, 0.43, 0.47. All three are shown.
     lone: [
       { n: 1_000, warmup: 300 },
       { n: 1_000, warmup: 3_000 },
+      { n: 1_000, warmup: 10_000 },
     ],
     // quietRss: the deepest case also reads the server's resident set once it is quiet
     // (up to 45 s a run; see quietRssMiB in server-process.js).

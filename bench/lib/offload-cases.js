@@ -265,6 +265,7 @@ export async function loneCase(
             p50Ms: percentile(lat, 50),
             p95Ms: percentile(lat, 95),
             p99Ms: percentile(lat, 99),
+            maxMs: Math.max(...lat),
             meanMs: mean(lat),
             ...(capSec > 0 ? { timed: lat.length } : {}),
           },

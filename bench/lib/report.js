@@ -43,7 +43,7 @@ const GROUP_TITLES = {
 /** The metrics shown per group (the first row carries the resource columns); default jobs/s. */
 /** @type {Record<string, string[]>} */
 const GROUP_METRICS = {
-  'lone-latency': ['p50Ms', 'p95Ms', 'p99Ms'],
+  'lone-latency': ['p50Ms', 'p95Ms', 'p99Ms', 'maxMs'],
   'lone-sim': ['p50Ms', 'p95Ms', 'p99Ms'],
   'servers-lone': ['p50Ms', 'p95Ms', 'p99Ms', 'timed'],
   'claim-depth': ['p50Ms', 'p99Ms', 'rssQueuedMiB', 'rssQuietMiB'],
@@ -57,6 +57,7 @@ const METRIC_LABELS = {
   p50Ms: 'p50 ms',
   p95Ms: 'p95 ms',
   p99Ms: 'p99 ms',
+  maxMs: 'max ms',
   meanMs: 'mean ms',
   timed: 'jobs timed',
   rssQueuedMiB: 'server RSS MiB with the queue filled',

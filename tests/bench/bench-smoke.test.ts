@@ -95,6 +95,13 @@ describe('npm run bench -- --smoke', () => {
     const lone = rows(run.stdout, 'lone-job latency', 'offload (SQLite)')[0] ?? '';
     const floorCell = lone.split(' | ')[6] ?? '';
     expect(floorCell, lone).toMatch(/^[\d.,]+ \([\d.]+×\)$/);
+    // The worst job beside the percentiles, from offload's case and from the anchor driver.
+    for (const system of ['offload (SQLite)', prototype]) {
+      const worst = rows(run.stdout, 'lone-job latency', system).find((r) =>
+        r.includes('| max ms |'),
+      );
+      expect(worst, `no max ms row for ${system}`).toMatch(/\| max ms \| [\d.,]+ \|/);
+    }
   });
 
   it.skipIf(noRedis !== null)(
