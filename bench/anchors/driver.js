@@ -16,7 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ownCpuSec, parseArgs, runChild, send } from '../lib/child-io.js';
 import { cpuSeconds, machineJiffies, peakRssMiB, treeCpuSeconds } from '../lib/proc.js';
-import { mean, percentile } from '../lib/stats.js';
+import { latencyFigures } from '../lib/stats.js';
 import { loadAnchor } from './adapter.js';
 
 const args = parseArgs();
@@ -212,11 +212,7 @@ runChild(async () => {
         send({
           type: 'result',
           jobs: n,
-          p50Ms: percentile(lat, 50),
-          p95Ms: percentile(lat, 95),
-          p99Ms: percentile(lat, 99),
-          maxMs: Math.max(...lat),
-          meanMs: mean(lat),
+          ...latencyFigures(lat),
           ...w,
           clientCpuSec: w.workerCpuSec + w.driverCpuSec,
           workerPeakRssMiB: peakRssMiB(worker.pid),

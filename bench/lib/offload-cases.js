@@ -6,7 +6,7 @@ import { cpuSeconds, peakRssMiB } from './proc.js';
 import { BATCH_SIZE, PROCESS_MAX, SINGLE_CONCURRENCY } from './modes.js';
 import { check, otherCpuPct, withServer, withServers } from './offload-server.js';
 import { readLines, windowFigures } from './server-process.js';
-import { mean, percentile } from './stats.js';
+import { latencyFigures, mean, percentile } from './stats.js';
 
 // offload's cases with simulated agents and submitters (bench/sim-agent.js,
 // bench/submitter.js), on SQLite or PostgreSQL.
@@ -262,11 +262,7 @@ export async function loneCase(
         const clientCpuSec = w.value.cpuSec + agentCpuSec;
         return {
           metrics: {
-            p50Ms: percentile(lat, 50),
-            p95Ms: percentile(lat, 95),
-            p99Ms: percentile(lat, 99),
-            maxMs: Math.max(...lat),
-            meanMs: mean(lat),
+            ...latencyFigures(lat),
             ...(capSec > 0 ? { timed: lat.length } : {}),
           },
           jobs: lat.length,

@@ -12,6 +12,21 @@ export function percentile(values, p) {
   return /** @type {number} */ (sorted[rank - 1]);
 }
 
+/**
+ * The lone-job figures of one run, the same for offload and every anchor: nearest-rank
+ * p50/p95/p99, the worst job and the mean, in ms.
+ * @param {number[]} lat
+ */
+export function latencyFigures(lat) {
+  return {
+    p50Ms: percentile(lat, 50),
+    p95Ms: percentile(lat, 95),
+    p99Ms: percentile(lat, 99),
+    maxMs: Math.max(...lat),
+    meanMs: mean(lat),
+  };
+}
+
 /** @param {number[]} values */
 export function mean(values) {
   return values.length ? values.reduce((a, b) => a + b, 0) / values.length : NaN;
