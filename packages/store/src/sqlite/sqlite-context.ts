@@ -41,7 +41,11 @@ export class SqliteContext {
   private readonly updates = new Map<string, { update: PatchUpdate; stmt: Statement | null }>();
   private readonly runInTx: (fn: () => unknown) => unknown;
 
-  constructor(readonly db: Database) {
+  /** @param committed called after each transaction of tx() commits (the WAL flusher). */
+  constructor(
+    readonly db: Database,
+    private readonly committed: () => void = () => undefined,
+  ) {
     this.classes = new ClassRegistry(db);
     // One grouped read over the partial claim index, at open only.
     for (const r of this.stmt(
@@ -93,6 +97,7 @@ export class SqliteContext {
         return r;
       }) as T;
       w.commitMemory();
+      this.committed();
       return result;
     } catch (err) {
       w.rollbackMemory();

@@ -11,6 +11,7 @@ import { createSqliteLogs } from './sqlite-logs.js';
 import { migrate } from './sqlite-migrations.js';
 import { createSqliteQueues } from './sqlite-queues.js';
 import { createSqliteSweeps } from './sqlite-sweeps.js';
+import { WalFlusher } from './sqlite-wal-flusher.js';
 
 export interface SqliteStoreOptions {
   /** Database file; ':memory:' for tests. */
@@ -57,7 +58,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     // Relations are kept by the store's own code (deletes of logs and tags with their job).
     db.pragma('foreign_keys = OFF');
     migrate(db, now());
-    return createSqliteStore(db);
+    return createSqliteStore(db, path);
   } catch (err) {
     db?.close();
     if (isBusy(err)) {
@@ -71,8 +72,10 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
   }
 }
 
-function createSqliteStore(db: Database.Database): Store {
-  const ctx = new SqliteContext(db);
+function createSqliteStore(db: Database.Database, path: string): Store {
+  // An in-memory database has no WAL to flush.
+  const flusher = db.memory ? undefined : new WalFlusher(path);
+  const ctx = new SqliteContext(db, () => flusher?.committed());
   let closed = false;
   return {
     capabilities: Object.freeze({ multiServer: false, changeFeed: false }),
@@ -99,6 +102,7 @@ function createSqliteStore(db: Database.Database): Store {
     async close() {
       if (closed) return;
       closed = true;
+      flusher?.close();
       try {
         db.pragma('optimize');
       } finally {
