@@ -1,10 +1,20 @@
-import { claimJob, fitJob, reserve, type AgentRecord, type FreeResources } from '@offload/core';
+import {
+  applyPatch,
+  claimJob,
+  fitJob,
+  priorityRank,
+  reserve,
+  type AgentRecord,
+  type FreeResources,
+  type JobRecord,
+} from '@offload/core';
 import { PRIORITIES } from '@offload/protocol';
 import { randomUUID } from 'node:crypto';
 import type { ClaimedAttempt, ClaimRequest, Store } from '../store.js';
 import type { SqliteContext, TxWriter } from './sqlite-context.js';
+import type { StoredJob } from './sqlite-rows.js';
 import { mayClaim } from '../shared/claim-rules.js';
-import { submitWithin } from './sqlite-jobs.js';
+import { planSubmit } from './sqlite-jobs.js';
 
 /**
  * What the agent's running attempts hold, as a count per class (counted here: a GROUP BY
@@ -53,6 +63,8 @@ interface Candidate {
   priority: number;
   queued_at: number;
   classId: number;
+  /** A job of this hand-off's own submit, not stored yet (its seq is provisional). */
+  fresh?: JobRecord;
 }
 
 /**
@@ -70,13 +82,34 @@ export function createSqliteClaim(
   return {
     async jobsClaim(request) {
       if (request.max <= 0 || request.classes.length === 0) return [];
-      return ctx.tx((w) => claimWithin(w, request));
+      // Without fresh jobs every attempt taken is of a stored job.
+      return ctx.tx((w) => claimWithin(w, request) as ClaimedAttempt[]);
     },
 
     async jobsSubmitAndClaim({ jobs, claim }) {
       return ctx.tx((w) => {
-        const submitted = submitWithin(w, jobs);
-        return { submitted, claimed: claimWithin(w, claim) };
+        const { results, created } = planSubmit(w, jobs);
+        // The new jobs are stored in submission order, those the claim took as claimed: one
+        // INSERT, not an INSERT and then an UPDATE that enters and leaves the claim index
+        // (one WAL page fewer). Store micro-benchmark, 5,000 lone jobs × 3 rounds, AMD EPYC
+        // host: the hand-off 68–69 → 53–54 µs a job.
+        const claimed: ClaimedAttempt[] = [];
+        const byFresh = new Map<JobRecord, ClaimedAttempt>();
+        for (const t of claimWithin(w, claim, created)) {
+          if (!('fresh' in t)) {
+            claimed.push(t);
+            continue;
+          }
+          const attempt = { job: t.running, payloadJson: '' };
+          claimed.push(attempt);
+          byFresh.set(t.fresh, attempt);
+        }
+        for (const job of created) {
+          const attempt = byFresh.get(job);
+          const stored = w.insertJob(attempt?.job ?? job);
+          if (attempt) attempt.payloadJson = stored.payloadJson;
+        }
+        return { submitted: results, claimed };
       });
     },
   };
@@ -111,8 +144,19 @@ function freeOf(ctx: SqliteContext, agent: AgentRecord): FreeResources {
   };
 }
 
-/** jobsClaim's work, inside the caller's transaction (a claim alone, or after a submit). */
-function claimWithin(w: TxWriter, { agent, max, classes, now }: ClaimRequest): ClaimedAttempt[] {
+/** An attempt the claim took: of a stored job (written), or of a fresh one (to be stored so). */
+type Taken = ClaimedAttempt | { fresh: JobRecord; running: JobRecord };
+
+/**
+ * jobsClaim's work, inside the caller's transaction. `fresh`: the jobs of a hand-off's own
+ * submit, not stored yet; they compete with the stored heads by the same rules, and one the
+ * claim takes comes back as its running record for the caller to store.
+ */
+function claimWithin(
+  w: TxWriter,
+  { agent, max, classes, now }: ClaimRequest,
+  fresh: readonly JobRecord[] = [],
+): Taken[] {
   const ctx = w.ctx;
   if (max <= 0 || classes.length === 0) return [];
   if (!mayClaim((ctx.stmt(AGENT_STATE_SQL).pluck().get(agent.id) as string | undefined) ?? null))
@@ -123,15 +167,22 @@ function claimWithin(w: TxWriter, { agent, max, classes, now }: ClaimRequest): C
   const want = Math.min(max, free.slots);
   if (want <= 0) return [];
 
+  const freshByClass = groupFresh(ctx, fresh);
   const candidates: Candidate[] = [];
   const seen = new Set<number>();
   for (const { classId, queuedBefore } of classes) {
     if (seen.has(classId)) continue;
     seen.add(classId);
-    // Empty: no query at all. Counted with this transaction's own inserts (a hand-off).
-    if ((ctx.queuedByClass.get(classId) ?? 0) + w.queuedDelta(classId) <= 0) continue;
+    const own = (freshByClass.get(classId) ?? []).filter(
+      (c) => queuedBefore === null || c.queued_at <= queuedBefore,
+    );
+    // No stored job queued: no query at all.
+    const stored = (ctx.queuedByClass.get(classId) ?? 0) > 0;
+    if (!stored && own.length === 0) continue;
     const requires = ctx.classes.get(classId).requires;
     if (fitJob(agent, free, requires) === null) continue; // not even one would fit
+    candidates.push(...own);
+    if (!stored) continue;
     if (queuedBefore === null) {
       for (const r of ctx.stmt(CLAIM_HEAD_SQL).all(classId, want) as Candidate[])
         candidates.push(candidate(r, classId));
@@ -151,7 +202,7 @@ function claimWithin(w: TxWriter, { agent, max, classes, now }: ClaimRequest): C
 
   // Greedy in claim order while jobs fit. Jobs of one class need the same, and free
   // only shrinks, so once a class does not fit the rest of it is skipped.
-  const out: ClaimedAttempt[] = [];
+  const out: Taken[] = [];
   const full = new Set<number>();
   for (const c of candidates) {
     if (out.length >= want) break;
@@ -162,20 +213,48 @@ function claimWithin(w: TxWriter, { agent, max, classes, now }: ClaimRequest): C
       full.add(c.classId);
       continue;
     }
-    const stored = ctx.loadBySeq(c.seq);
-    if (stored === null || stored.job.state !== 'queued') continue;
+    let stored: StoredJob | null = null;
+    if (c.fresh === undefined) {
+      stored = ctx.loadBySeq(c.seq);
+      if (stored === null || stored.job.state !== 'queued') continue;
+    }
     reserve(free, requires, fit.gpus);
-    const job = w.transition(
-      stored,
-      claimJob(stored.job, {
-        leaseId: randomUUID(),
-        agentId: agent.id,
-        agentName: agent.name,
-        gpus: fit.gpus,
-        now,
-      }),
-    );
-    out.push({ job, payloadJson: stored.payloadJson });
+    const lease = {
+      leaseId: randomUUID(),
+      agentId: agent.id,
+      agentName: agent.name,
+      gpus: fit.gpus,
+      now,
+    };
+    if (c.fresh !== undefined) {
+      out.push({ fresh: c.fresh, running: applyPatch(c.fresh, claimJob(c.fresh, lease)) });
+    } else if (stored !== null) {
+      const job = w.transition(stored, claimJob(stored.job, lease));
+      out.push({ job, payloadJson: stored.payloadJson });
+    }
   }
   return out;
+}
+
+/**
+ * The fresh jobs a claim may take (queued, of a known class), as candidates by class. Their
+ * seqs are provisional, above every stored one and in submission order, as they will be.
+ */
+function groupFresh(ctx: SqliteContext, fresh: readonly JobRecord[]): Map<number, Candidate[]> {
+  const byClass = new Map<number, Candidate[]>();
+  fresh.forEach((job, i) => {
+    if (job.state !== 'queued' || job.queuedAt === null) return;
+    const classId = ctx.classes.idOf(job);
+    if (classId === undefined) return; // a new class: no claim can name it yet
+    let list = byClass.get(classId);
+    if (list === undefined) byClass.set(classId, (list = []));
+    list.push({
+      seq: Number.MAX_SAFE_INTEGER - fresh.length + i,
+      priority: priorityRank(job.priority),
+      queued_at: job.queuedAt,
+      classId,
+      fresh: job,
+    });
+  });
+  return byClass;
 }

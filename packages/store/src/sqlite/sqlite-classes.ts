@@ -37,6 +37,11 @@ export class ClassRegistry {
     return c;
   }
 
+  /** The id of the job's class if the store knows it (creates nothing). */
+  idOf(job: JobRecord): number | undefined {
+    return this.byKey.get(jobClassKey(jobClassOf(job)));
+  }
+
   /**
    * The class id of a job, creating the class when new. Call inside a transaction; the
    * returned undo removes a class created here if that transaction rolls back.

@@ -226,11 +226,6 @@ export class TxWriter {
       this.queuedDeltas.set(classId, (this.queuedDeltas.get(classId) ?? 0) + d);
   }
 
-  /** How this transaction changed the queued count of a class so far (its inserts and claims). */
-  queuedDelta(classId: number): number {
-    return this.queuedDeltas.get(classId) ?? 0;
-  }
-
   /** One upsert per (queue, state) touched, however many jobs moved. */
   flushCounts(): void {
     const upsert = this.ctx.stmt(

@@ -26,30 +26,44 @@ export const PURGE_SQL =
   `SELECT ${JOB_COLUMNS} FROM jobs INDEXED BY jobs_finished WHERE (state = 'succeeded' OR state = 'failed' OR state = 'canceled' OR state = 'expired') ` +
   'AND finished_at < ? ORDER BY finished_at LIMIT ?';
 
-/** jobsSubmit's work, inside the caller's transaction (a submit alone, or a hand-off). */
-export function submitWithin(w: TxWriter, jobs: readonly JobRecord[]): SubmitResult[] {
-  const out: SubmitResult[] = [];
+/**
+ * Which of `jobs` are new, before any is stored: a job whose idempotency key is used already
+ * — by a stored job, or by one earlier in this batch — is answered with that job. `results`
+ * holds every answer in input order; `created` the new records, to be stored in that order.
+ */
+export function planSubmit(
+  w: TxWriter,
+  jobs: readonly JobRecord[],
+): { results: SubmitResult[]; created: JobRecord[] } {
+  const results: SubmitResult[] = [];
+  const created: JobRecord[] = [];
+  const byKey = new Map<string, JobRecord>();
   for (const job of jobs) {
-    if (job.idempotencyKey !== null) {
-      // Also finds a job inserted earlier in this same batch: we are inside its transaction.
-      const existing = w.ctx.loadAll(
-        `SELECT ${JOB_COLUMNS} FROM jobs WHERE idempotency_key = ?`,
-        job.idempotencyKey,
-      )[0];
+    const key = job.idempotencyKey;
+    if (key !== null) {
+      const existing =
+        byKey.get(key) ??
+        w.ctx.loadAll(`SELECT ${JOB_COLUMNS} FROM jobs WHERE idempotency_key = ?`, key)[0]?.job;
       if (existing !== undefined) {
-        out.push({ job: existing.job, created: false });
+        results.push({ job: existing, created: false });
         continue;
       }
+      byKey.set(key, job);
     }
-    out.push({ job: w.insertJob(job).job, created: true });
+    results.push({ job, created: true });
+    created.push(job);
   }
-  return out;
+  return { results, created };
 }
 
 export function createSqliteJobs(ctx: SqliteContext): JobMethods {
   return {
     async jobsSubmit({ jobs }) {
-      return ctx.tx((w) => submitWithin(w, jobs));
+      return ctx.tx((w) => {
+        const { results, created } = planSubmit(w, jobs);
+        for (const job of created) w.insertJob(job);
+        return results;
+      });
     },
 
     async jobGet({ id }) {

@@ -66,6 +66,59 @@ export function describeHandoff(s: SuiteContext): void {
       expect((await s.store.countsByState()).queued).toBe(1);
     });
 
+    it('stores the new jobs in submission order, the one the claim took already claimed', async () => {
+      const agent = makeAgent();
+      const { claim } = await setUp(s.store, agent);
+      const a = makeJob({}, { now: T0 + 1 });
+      const b = makeJob({ priority: 'high' }, { now: T0 + 1 });
+      const { claimed } = await s.store.jobsSubmitAndClaim({ jobs: [a, b], claim: claim(1) });
+      expect(ids(claimed)).toEqual([b.id]);
+      expect(await s.store.jobGet({ id: b.id })).toEqual(claimed[0]!.job);
+      expect((await s.store.jobGet({ id: a.id }))?.state).toBe('queued');
+      // Newest first: b was submitted after a, whatever the claim took first.
+      const { jobs } = await s.store.jobsList({ limit: 2 });
+      expect(jobs.map((j) => j.id)).toEqual([b.id, a.id]);
+      const counts = await s.store.countsByState();
+      expect([counts.queued, counts.running]).toEqual([1, 2]);
+      expect(await s.store.classesWithQueued()).toEqual(new Set([await classIdOf(s.store, a)]));
+    });
+
+    it('leaves a delayed job of the submit scheduled, and one queued after the cutoff queued', async () => {
+      const agent = makeAgent();
+      const { claim } = await setUp(s.store, agent);
+      const delayed = makeJob({ delaySec: 60 }, { now: T0 + 1 });
+      const late = makeJob({}, { now: T0 + 9 });
+      const request = claim(2);
+      const { claimed } = await s.store.jobsSubmitAndClaim({
+        jobs: [delayed, late],
+        claim: {
+          ...request,
+          classes: request.classes.map((c) => ({ ...c, queuedBefore: T0 + 5 })),
+        },
+      });
+      expect(claimed).toEqual([]);
+      expect((await s.store.jobGet({ id: delayed.id }))?.state).toBe('scheduled');
+      expect((await s.store.jobGet({ id: late.id }))?.state).toBe('queued');
+    });
+
+    it('stores a key repeated within the submit once, and claims that job once', async () => {
+      const agent = makeAgent();
+      const { claim } = await setUp(s.store, agent);
+      const x = makeJob({ idempotencyKey: 'k-in-batch' }, { now: T0 + 1 });
+      const y = makeJob({ idempotencyKey: 'k-in-batch' }, { now: T0 + 1 });
+      const { submitted, claimed } = await s.store.jobsSubmitAndClaim({
+        jobs: [x, y],
+        claim: claim(2),
+      });
+      expect(submitted).toEqual([
+        { job: x, created: true },
+        { job: x, created: false },
+      ]);
+      expect(ids(claimed)).toEqual([x.id]);
+      expect(await s.store.jobGet({ id: y.id })).toBeNull();
+      expect((await s.store.countsByState()).running).toBe(2);
+    });
+
     it('claims nothing for an agent the store holds as not online, and still stores the jobs', async () => {
       const agent = makeAgent();
       const { claim } = await setUp(s.store, agent);
