@@ -9,6 +9,9 @@ import { resolve } from 'node:path';
  */
 export const WAL_FLUSH_INTERVAL_MS = 5;
 
+/** After a flush failed, the next one waits this long. */
+const FLUSH_PAUSE_AFTER_ERROR_MS = 10_000;
+
 /**
  * Writes the WAL's new frames to disk in the background, so that the automatic checkpoint
  * — which runs inside whichever commit crosses the WAL's 1,000-page mark, and first fsyncs
@@ -57,9 +60,10 @@ export class WalFlusher {
     this.inFlight = true;
     fs.fdatasync(this.fd, (err) => {
       this.inFlight = false;
-      // A flush that fails (a file system without it) is not retried; the checkpoint's
-      // own fsync, which SQLite checks, still guards durability.
-      if (err) this.stopped = true;
+      // A failed flush (a full disk) pauses flushing for a while. It hides nothing from
+      // SQLite: Linux reports a writeback error to every descriptor of the file that has
+      // not seen it, so the checkpoint's own fsync still fails and SQLite handles it.
+      if (err) this.lastStart = performance.now() + FLUSH_PAUSE_AFTER_ERROR_MS;
       if (this.stopped) this.closeFd();
     });
   }
