@@ -177,12 +177,12 @@ function claimWithin(
       (c) => queuedBefore === null || c.queued_at <= queuedBefore,
     );
     // No stored job queued: no query at all.
-    const stored = (ctx.queuedByClass.get(classId) ?? 0) > 0;
-    if (!stored && own.length === 0) continue;
+    const anyStored = (ctx.queuedByClass.get(classId) ?? 0) > 0;
+    if (!anyStored && own.length === 0) continue;
     const requires = ctx.classes.get(classId).requires;
     if (fitJob(agent, free, requires) === null) continue; // not even one would fit
     candidates.push(...own);
-    if (!stored) continue;
+    if (!anyStored) continue;
     if (queuedBefore === null) {
       for (const r of ctx.stmt(CLAIM_HEAD_SQL).all(classId, want) as Candidate[])
         candidates.push(candidate(r, classId));
