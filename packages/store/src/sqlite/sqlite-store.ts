@@ -58,7 +58,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     // Relations are kept by the store's own code (deletes of logs and tags with their job).
     db.pragma('foreign_keys = OFF');
     migrate(db, now());
-    return createSqliteStore(db, path);
+    return createSqliteStore(db);
   } catch (err) {
     db?.close();
     if (isBusy(err)) {
@@ -72,11 +72,11 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
   }
 }
 
-function createSqliteStore(db: Database.Database, path: string): Store {
+function createSqliteStore(db: Database.Database): Store {
   // An in-memory database has no WAL to flush. Linux only, where it was measured: libuv's
   // fdatasync is F_FULLFSYNC on macOS (a flush of the drive's cache, far more than the plain
   // fsync SQLite itself does there), and on Windows it needs a handle open for writing.
-  const flusher = db.memory || process.platform !== 'linux' ? undefined : new WalFlusher(path);
+  const flusher = db.memory || process.platform !== 'linux' ? undefined : new WalFlusher(db.name);
   const ctx = new SqliteContext(db, () => flusher?.committed());
   let closed = false;
   return {
