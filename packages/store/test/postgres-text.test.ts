@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { Store } from '@offload/store';
 import {
@@ -11,6 +12,7 @@ import {
   submit,
   T0,
 } from '@offload/store/testing';
+import { arrayLiteral, queryParams } from '../src/postgres/postgres-text.js';
 
 const env = await postgresTestEnv();
 
@@ -76,5 +78,57 @@ describeWithPostgres(env, 'postgres store: text with NUL', () => {
     );
     expect(r.ok).toBe(true);
     expect((await store.jobGet({ id: job.id }))?.error?.message).toBe('exit 1: \uFFFD');
+  });
+});
+
+// Batched statements pass columns as arrays, encoded as array literals by queryParams rather
+// than by node-postgres: what PostgreSQL reads back must be exactly what was passed.
+describeWithPostgres(env, 'postgres array parameters', () => {
+  let client: pg.Client;
+  beforeEach(async () => {
+    client = new pg.Client({ connectionString: env.url });
+    await client.connect();
+  });
+  afterEach(async () => {
+    await client.end();
+  });
+
+  it('round-trip strings that need quoting, NULLs, numbers and booleans', async () => {
+    const texts = [
+      'plain',
+      '',
+      'NULL',
+      'null',
+      'a,b',
+      '{x}',
+      ' pad ',
+      'q"uote',
+      'back\\slash',
+      '\\"',
+      'é ✓ 🙂',
+      'tab\tline\n',
+      null,
+    ];
+    const ints = [0, -1, 2 ** 53 - 1, null];
+    const reals = [0.5, -1e-9, 30, null];
+    const bools = [true, false, null];
+    const params = queryParams([texts, ints, reals, bools, 'scalar', 7]);
+    expect(params.slice(0, 4).every((p) => typeof p === 'string')).toBe(true);
+    const res = await client.query(
+      'SELECT $1::text[] AS t, $2::bigint[]::text[] AS i, $3::double precision[] AS r, $4::boolean[] AS b, $5::text AS s, $6::int AS n',
+      params,
+    );
+    const row = res.rows[0] as Record<string, unknown>;
+    expect(row.t).toEqual(texts);
+    expect(row.i).toEqual(ints.map((v) => (v === null ? null : String(v))));
+    expect(row.r).toEqual(reals);
+    expect(row.b).toEqual(bools);
+    expect([row.s, row.n]).toEqual(['scalar', 7]);
+  });
+
+  it('leave arrays of other values to node-postgres', () => {
+    const when = [new Date(0)];
+    expect(arrayLiteral(when)).toBe(when);
+    expect(arrayLiteral([])).toBe('{}');
   });
 });

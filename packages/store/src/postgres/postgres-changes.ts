@@ -168,8 +168,12 @@ export class ChangeFeed {
   /** Why the feed is not listening, while it has subscribers and is not; else null. */
   private down: Error | null = null;
 
+  /** How this store's own payloads begin: `{"o":"<origin>"` (the closing quote included). */
+  private readonly ownPrefix: string;
+
   constructor(private readonly options: ChangeFeedOptions) {
     this.delayMs = options.backoffMs?.first ?? 100;
+    this.ownPrefix = `{"o":${JSON.stringify(options.origin)}`;
   }
 
   subscribe(listener: ChangeFeedListener): () => void {
@@ -286,6 +290,10 @@ export class ChangeFeed {
 
   private deliver(n: pg.Notification): void {
     if (n.channel !== this.options.channel || n.payload === undefined) return;
+    // This server's own notifications come back too, one per transaction with every job it
+    // changed: told apart by their first key (encodeChanges writes `o` first) without
+    // parsing them.
+    if (n.payload.startsWith(this.ownPrefix)) return;
     const decoded = decodeChanges(n.payload);
     if (decoded === null || decoded.origin === this.options.origin) return;
     this.emit(decoded.changes);

@@ -18,6 +18,7 @@ import {
 import { ChangeSet, encodeChanges } from './postgres-changes.js';
 import { PgClassRegistry } from './postgres-classes.js';
 import { batchUpdate, batchUpdateParams, type BatchUpdate } from './postgres-rows.js';
+import { queryParams } from './postgres-text.js';
 
 /** A pool or a client checked out of it: what query helpers run on. */
 export type Queryable = Pool | ClientBase;
@@ -136,12 +137,12 @@ export class PgContext {
 
   /** A named query: prepared once per connection, then only bound and executed. */
   config(text: string, values: unknown[]): QueryConfig {
-    return { name: this.nameOf(text), text, values };
+    return { name: this.nameOf(text), text, values: queryParams(values) };
   }
 
   /** The same, with rows as arrays. */
   arrayConfig(text: string, values: unknown[]): QueryArrayConfig {
-    return { name: this.nameOf(text), text, values, rowMode: 'array' };
+    return { name: this.nameOf(text), text, values: queryParams(values), rowMode: 'array' };
   }
 
   private nameOf(text: string): string {
