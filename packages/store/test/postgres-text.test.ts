@@ -12,7 +12,7 @@ import {
   submit,
   T0,
 } from '@offload/store/testing';
-import { arrayLiteral, queryParams } from '../src/postgres/postgres-text.js';
+import { arrayLiteral, queryParams, sqlLiteral } from '../src/postgres/postgres-text.js';
 
 const env = await postgresTestEnv();
 
@@ -124,6 +124,23 @@ describeWithPostgres(env, 'postgres array parameters', () => {
     expect(row.r).toEqual(reals);
     expect(row.b).toEqual(bools);
     expect([row.s, row.n]).toEqual(['scalar', 7]);
+  });
+
+  it('write string literals that read back as given', async () => {
+    const texts = [
+      'plain',
+      '',
+      "it's",
+      "''",
+      'back\\slash',
+      "\\'",
+      '{"o":"x","j":[["a",null,"queued"]]}',
+      'é 🙂',
+    ];
+    const res = await client.query(
+      `SELECT ${texts.map((t, i) => `${sqlLiteral(t)}::text AS c${i}`).join(', ')}`,
+    );
+    expect(Object.values(res.rows[0] as Record<string, unknown>)).toEqual(texts);
   });
 
   it('leave arrays of other values to node-postgres', () => {

@@ -1,12 +1,12 @@
 import { applyPatch, type JobPatch, type JobRecord } from '@offload/core';
 import { ApiError, type JobState } from '@offload/protocol';
-import pg, {
-  type ClientBase,
-  type Pool,
-  type PoolClient,
-  type QueryArrayConfig,
-  type QueryConfig,
-  type QueryResultRow,
+import type {
+  ClientBase,
+  Pool,
+  PoolClient,
+  QueryArrayConfig,
+  QueryConfig,
+  QueryResultRow,
 } from 'pg';
 import {
   JOB_COLUMNS,
@@ -17,8 +17,8 @@ import {
 } from '../shared/job-rows.js';
 import { ChangeSet, encodeChanges } from './postgres-changes.js';
 import { PgClassRegistry } from './postgres-classes.js';
-import { batchUpdate, batchUpdateParams, type BatchUpdate } from './postgres-rows.js';
-import { queryParams } from './postgres-text.js';
+import { batchUpdateFor, batchUpdateParams, patchKeysMask } from './postgres-rows.js';
+import { queryParams, sqlLiteral } from './postgres-text.js';
 
 /** A pool or a client checked out of it: what query helpers run on. */
 export type Queryable = Pool | ClientBase;
@@ -128,9 +128,9 @@ export class PgContext {
   /** `SELECT pg_notify(channel, payload), ...` as literal SQL (for the simple protocol). */
   private notifySql(changes: ChangeSet): string {
     const { channel, origin } = this.notify!;
-    const ch = pg.escapeLiteral(channel);
+    const ch = sqlLiteral(channel);
     const calls = encodeChanges(origin, changes).map(
-      (payload) => `pg_notify(${ch}, ${pg.escapeLiteral(payload)})`,
+      (payload) => `pg_notify(${ch}, ${sqlLiteral(payload)})`,
     );
     return `SELECT ${calls.join(', ')}`;
   }
@@ -344,9 +344,9 @@ export class PgTx {
   readonly createdClasses = new Map<string, { id: number; json: string }>();
   /** What this transaction changed, announced with its COMMIT. */
   readonly changes = new ChangeSet();
-  private readonly pending = new Map<number, { stored: StoredJob; keys: Set<string> }>();
+  /** Jobs transitioned and not yet written, with the mask of the patch keys they touched. */
+  private readonly pending = new Map<number, { stored: StoredJob; mask: number }>();
   private readonly countDeltas = new Map<string, number>();
-  private readonly updates = new Map<string, BatchUpdate>();
 
   constructor(
     readonly ctx: PgContext,
@@ -374,10 +374,10 @@ export class PgTx {
     const next = applyPatch(before, patch);
     let p = this.pending.get(stored.seq);
     if (p === undefined) {
-      p = { stored, keys: new Set() };
+      p = { stored, mask: 0 };
       this.pending.set(stored.seq, p);
     }
-    for (const k of Object.keys(patch)) p.keys.add(k);
+    p.mask |= patchKeysMask(patch);
     this.changes.job(next.id, before.state, next.state, stored.classId);
     if (next.state !== before.state) {
       this.count(before.queue, before.state, -1);
@@ -399,20 +399,15 @@ export class PgTx {
   }
 
   async flush(): Promise<void> {
-    const groups = new Map<string, Array<{ seq: number; job: JobRecord }>>();
-    for (const [seq, { stored, keys }] of this.pending) {
-      const signature = [...keys].sort().join(',');
-      let g = groups.get(signature);
-      if (g === undefined) groups.set(signature, (g = []));
+    const groups = new Map<number, Array<{ seq: number; job: JobRecord }>>();
+    for (const [seq, { stored, mask }] of this.pending) {
+      let g = groups.get(mask);
+      if (g === undefined) groups.set(mask, (g = []));
       g.push({ seq, job: stored.job });
     }
     this.pending.clear();
-    for (const [signature, jobs] of groups) {
-      let u = this.updates.get(signature);
-      if (u === undefined) {
-        u = batchUpdate(signature === '' ? [] : signature.split(','));
-        this.updates.set(signature, u);
-      }
+    for (const [mask, jobs] of groups) {
+      const u = batchUpdateFor(mask);
       if (u.fields.length === 0) continue;
       await this.client.query(this.ctx.config(u.sql, batchUpdateParams(u, jobs)));
     }

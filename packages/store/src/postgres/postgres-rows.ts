@@ -98,6 +98,32 @@ export function batchUpdate(keys: readonly string[]): BatchUpdate {
   return { sql, fields };
 }
 
+/** Each patch key's bit, in MUTABLE_FIELDS order: the keys a job's transitions touched as one number. */
+const PATCH_KEY_BITS = new Map<string, number>(MUTABLE_FIELDS.map(([k], i) => [k, 1 << i]));
+
+/**
+ * The keys of `patch` as a mask of PATCH_KEY_BITS (keys that are no column count for none,
+ * as in fieldsForPatch). A batch groups its jobs by it: as a string made of the sorted keys,
+ * the signature was ~4 % of the server's allocations in the processing benchmark.
+ */
+export function patchKeysMask(patch: object): number {
+  let mask = 0;
+  for (const k in patch) mask |= PATCH_KEY_BITS.get(k) ?? 0;
+  return mask;
+}
+
+const updatesByMask = new Map<number, BatchUpdate>();
+
+/** The BatchUpdate of the keys in `mask` (patchKeysMask), made once per set of keys. */
+export function batchUpdateFor(mask: number): BatchUpdate {
+  let u = updatesByMask.get(mask);
+  if (u === undefined) {
+    u = batchUpdate(MUTABLE_FIELDS.filter((_, i) => mask & (1 << i)).map(([k]) => k));
+    updatesByMask.set(mask, u);
+  }
+  return u;
+}
+
 /** The parameters of a BatchUpdate for these jobs. */
 export function batchUpdateParams(
   u: BatchUpdate,
