@@ -143,6 +143,21 @@ describeWithPostgres(env, 'postgres array parameters', () => {
     expect(Object.values(res.rows[0] as Record<string, unknown>)).toEqual(texts);
   });
 
+  it('round-trip arrays written as JSON and the numbers JSON cannot write', async () => {
+    const texts = ['q"uote', 'back\\slash', '\\"', '', 'NULL', 'a,b', '{x}', ' ', null, 'é 🙂'];
+    const reals = [1.5, Infinity, -Infinity, NaN, null];
+    const big = [2n ** 63n - 1n, null];
+    expect(arrayLiteral(texts)).toBe(`{${JSON.stringify(texts).slice(1, -1)}}`);
+    const res = await client.query(
+      'SELECT $1::text[] AS t, $2::double precision[] AS r, $3::bigint[]::text[] AS b',
+      queryParams([texts, reals, big]),
+    );
+    const row = res.rows[0] as Record<string, unknown>;
+    expect(row.t).toEqual(texts);
+    expect(row.r).toEqual(reals);
+    expect(row.b).toEqual(['9223372036854775807', null]);
+  });
+
   it('leave arrays of other values to node-postgres', () => {
     const when = [new Date(0)];
     expect(arrayLiteral(when)).toBe(when);

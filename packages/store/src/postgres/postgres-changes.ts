@@ -84,10 +84,10 @@ export function encodeChanges(origin: string, c: ChangeSet): string[] {
     size += bytes + 1; // and a comma
     return current;
   };
-  for (const [id, s] of c.jobs) {
+  c.jobs.forEach((s, id) => {
     const entry: [string, JobState | null, JobState] = [id, s.from, s.to];
     (room(Buffer.byteLength(JSON.stringify(entry))).j ??= []).push(entry);
-  }
+  });
   for (const id of c.logs) (room(Buffer.byteLength(JSON.stringify(id))).l ??= []).push(id);
   const texts = chunks.map((p) => JSON.stringify(p));
   if (texts.length <= MAX_PAYLOADS && texts.every((t) => Buffer.byteLength(t) < 7_900))

@@ -400,11 +400,11 @@ export class PgTx {
 
   async flush(): Promise<void> {
     const groups = new Map<number, Array<{ seq: number; job: JobRecord }>>();
-    for (const [seq, { stored, mask }] of this.pending) {
+    this.pending.forEach(({ stored, mask }, seq) => {
       let g = groups.get(mask);
       if (g === undefined) groups.set(mask, (g = []));
       g.push({ seq, job: stored.job });
-    }
+    });
     this.pending.clear();
     for (const [mask, jobs] of groups) {
       const u = batchUpdateFor(mask);
