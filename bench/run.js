@@ -13,6 +13,7 @@
 //   --no-build     do not run `tsc -b tsconfig.build.json` first
 //   --perf         sample the server's on-CPU time with Linux `perf` in each measured window
 //   --cpu-prof     run each server under `node --cpu-prof` (bench/out/profiles/)
+//   --alloc-prof   sample the server's allocations in each measured window (bench/out/alloc/)
 //   --docs, --no-docs   force / skip rewriting docs/benchmarks.md (default: only for a
 //                  quick or full run of every case without profiling)
 import { execFileSync } from 'node:child_process';
@@ -23,6 +24,7 @@ import { killAll } from './lib/children.js';
 import { errorText } from './lib/child-io.js';
 import { renderDocs } from './lib/docs.js';
 import { gitInfo, machineInfo, versionsInfo } from './lib/machine.js';
+import { renderAllocations } from './lib/alloc-profile.js';
 import { renderPerf } from './lib/perf.js';
 import { machineJiffies } from './lib/proc.js';
 import { renderProfile } from './lib/profile.js';
@@ -41,7 +43,18 @@ const option = (name) => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 
-const FLAGS = ['quick', 'full', 'smoke', 'no-build', 'perf', 'cpu-prof', 'docs', 'no-docs', 'help'];
+const FLAGS = [
+  'quick',
+  'full',
+  'smoke',
+  'no-build',
+  'perf',
+  'cpu-prof',
+  'alloc-prof',
+  'docs',
+  'no-docs',
+  'help',
+];
 const OPTIONS = ['only', 'reps'];
 for (let i = 0; i < argv.length; i++) {
   const a = /** @type {string} */ (argv[i]);
@@ -54,7 +67,7 @@ for (let i = 0; i < argv.length; i++) {
 if (flag('help')) {
   const header = readFileSync(fileURLToPath(import.meta.url), 'utf8')
     .split('\n')
-    .slice(1, 17);
+    .slice(1, 18);
   console.log(header.map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
   process.exit(0);
 }
@@ -112,7 +125,8 @@ const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
 const outDir = path.join(benchDir, 'out');
 const cpuProfDir = flag('cpu-prof') ? path.join(outDir, 'profiles', stamp) : undefined;
 const perfDir = flag('perf') ? path.join(outDir, 'perf', stamp) : undefined;
-for (const d of [cpuProfDir, perfDir]) if (d) mkdirSync(d, { recursive: true });
+const allocProfDir = flag('alloc-prof') ? path.join(outDir, 'alloc', stamp) : undefined;
+for (const d of [cpuProfDir, perfDir, allocProfDir]) if (d) mkdirSync(d, { recursive: true });
 
 const allCases = buildCases(mode);
 const cases = allCases.filter((c) => only.length === 0 || only.some((o) => c.id.includes(o)));
@@ -181,7 +195,7 @@ for (let rep = 0; rep < reps; rep++) {
     for (;;) {
       const loadBeforePct = quietMaxMs > 0 ? await waitQuiet(quietMaxMs) : NaN;
       try {
-        result = await c.run({ cpuProfDir, perfDir });
+        result = await c.run({ cpuProfDir, perfDir, allocProfDir });
       } catch (err) {
         result = { error: errorText(err) };
       }
@@ -215,6 +229,8 @@ for (let rep = 0; rep < reps; rep++) {
       console.log(
         renderProfile(result.profile, { self: 25, inclusive: 30 }).replace(/^/gm, '    '),
       );
+    if ('allocs' in result && result.allocs)
+      console.log(renderAllocations(result.allocs).replace(/^/gm, '    '));
   }
 }
 
@@ -249,10 +265,16 @@ if (cpuProfDir)
     `server CPU profiles: ${path.relative(root, cpuProfDir)} (node bench/profile-top.js FILE)`,
   );
 if (perfDir) console.log(`perf data: ${path.relative(root, perfDir)} (perf report -i FILE)`);
+if (allocProfDir) console.log(`allocation profiles: ${path.relative(root, allocProfDir)}`);
 
 const writeDocs =
   flag('docs') ||
-  (!flag('no-docs') && mode !== 'smoke' && only.length === 0 && !cpuProfDir && !perfDir);
+  (!flag('no-docs') &&
+    mode !== 'smoke' &&
+    only.length === 0 &&
+    !cpuProfDir &&
+    !perfDir &&
+    !allocProfDir);
 if (writeDocs) {
   const docsFile = path.join(root, 'docs/benchmarks.md');
   const previous = existsSync(docsFile) ? readFileSync(docsFile, 'utf8') : '';

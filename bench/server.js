@@ -5,7 +5,10 @@
 // closes it cleanly, so that `node --cpu-prof bench/server.js` writes its profile.
 //
 //   node bench/server.js --data-dir DIR [--store postgres://...?schema=NAME] [--admin-id ID]
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, send } from './lib/child-io.js';
 
@@ -64,6 +67,33 @@ async function shutdown() {
 for (const sig of /** @type {const} */ (['SIGTERM', 'SIGINT']))
   process.on(sig, () => void shutdown());
 process.stdin.on('end', () => void shutdown());
-process.stdin.resume();
+
+// `--alloc-prof` (bench/run.js): the runner asks for a sampling heap profile of each measured
+// window over stdin, `alloc-start` then `alloc-stop FILE`, each answered on stdout. The objects
+// garbage collection takes are kept in the profile: it shows the allocation rate, what the
+// scavenges cost, rather than what stays in the heap.
+/** @type {Session | null} */
+let inspector = null;
+createInterface({ input: process.stdin }).on('line', (line) => {
+  const [cmd, file] = line.split(' ');
+  void (async () => {
+    if (cmd === 'alloc-start') {
+      if (!inspector) {
+        inspector = new Session();
+        inspector.connect();
+      }
+      await inspector.post('HeapProfiler.startSampling', {
+        samplingInterval: 16_384,
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: true,
+      });
+      send({ type: 'alloc-started' });
+    } else if (cmd === 'alloc-stop' && file && inspector) {
+      const { profile } = await inspector.post('HeapProfiler.stopSampling');
+      writeFileSync(file, JSON.stringify(profile));
+      send({ type: 'alloc-written', file });
+    }
+  })().catch((/** @type {Error} */ err) => send({ type: 'error', message: err.message }));
+});
 
 send({ type: 'ready', url, adminToken, pid: process.pid });

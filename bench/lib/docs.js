@@ -69,6 +69,7 @@ npm run bench -- --only bullmq,offload-sqlite   # comma-separated; systems: offl
                                      # offload-postgres, bullmq, pgboss, graphile, prototype
 npm run bench -- --only lone --perf      # + on-CPU profile of the server (Linux perf)
 npm run bench -- --only lone --cpu-prof  # + V8 CPU profile of the server (bench/out/profiles/)
+npm run bench -- --only process-1 --alloc-prof  # + the server's allocations (bench/out/alloc/)
 \`\`\`
 
 Redis (\`OFFLOAD_BENCH_REDIS\`, default 127.0.0.1:6379) and PostgreSQL
@@ -199,6 +200,9 @@ function: \`perf report -i bench/out/perf/<run>/perf-<pid>-0.data --children --s
 prints self and inclusive time per function and package; \`node bench/profile-top.js FILE\`
 summarizes any \`.cpuprofile\`; \`BENCH_AGENT_CPU_PROF=DIR\` does the same for the real agents.
 V8's sampler counts time the thread spent descheduled as time in the function it was in:
-trust \`--perf\` for shares of CPU.
+trust \`--perf\` for shares of CPU. \`--alloc-prof\` samples what the server allocates in each
+window (V8's sampling heap profiler, with the objects garbage collection took since kept in:
+the allocation rate the scavenges pay for, not what stays in the heap) and prints the bytes
+by package and by allocating function.
 `;
 }

@@ -18,6 +18,7 @@
  * @property {Record<string, unknown>} [extra]
  * @property {import('./perf.js').PerfSummary} [perf]
  * @property {import('./profile.js').ProfileSummary} [profile]
+ * @property {import('./alloc-profile.js').AllocSummary} [allocs]
  * @property {number} [loadBeforePct]
  * @property {number} [noisyRuns] measurements thrown away because other work loaded the machine
  */

@@ -1,6 +1,7 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { summarizeAllocations } from './alloc-profile.js';
 import { perfReport } from './perf.js';
 import { dropSchema, freshSchema, offloadStoreUrl, postmasterPid } from './postgres.js';
 import { summarizeProfile } from './profile.js';
@@ -51,6 +52,7 @@ export async function withServers(store, opts, fn, count = 1) {
   const first = /** @type {BenchServer} */ (servers[0]);
   const last = first.windows.at(-1);
   if (last?.perfFile) result.perf = perfReport(last.perfFile, first.pid);
+  if (last?.allocFile) result.allocs = summarizeAllocations(last.allocFile, { root });
   if (opts.cpuProfDir && last) {
     // `node --cpu-prof` writes CPU.<date>.<time>.<pid>.<tid>.<seq>.cpuprofile at exit.
     const file = readdirSync(opts.cpuProfDir).find(

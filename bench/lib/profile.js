@@ -28,23 +28,9 @@ export function summarizeProfile(
   for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
 
   /** @param {ProfileNode} n */
-  const keyOf = (n) => {
-    const f = n.callFrame;
-    const url = f.url ? shortUrl(f.url, root) : '';
-    return `${f.functionName || '(anonymous)'}${url ? ` ${url}:${f.lineNumber + 1}` : ''}`;
-  };
+  const keyOf = (n) => frameName(n.callFrame, root);
   /** @param {ProfileNode} n */
-  const pkgOf = (n) => {
-    const f = n.callFrame;
-    if (!f.url) return f.functionName.startsWith('(') ? f.functionName : '(native)';
-    const u = shortUrl(f.url, root);
-    const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(u);
-    if (nm?.[1]) return nm[1];
-    const pk = /^packages\/([^/]+)/.exec(u);
-    if (pk?.[1]) return `@offload/${pk[1]}`;
-    if (u.startsWith('node:')) return 'node: (built-in)';
-    return u;
-  };
+  const pkgOf = (n) => framePackage(n.callFrame, root);
 
   /** @type {Map<string, number>} */
   const self = new Map();
@@ -106,6 +92,33 @@ export function summarizeProfile(
     ),
     packages: rank(pkgs, 15),
   };
+}
+
+/**
+ * A frame as the summaries name it: `function path:line`, the path relative to the repo.
+ * @param {{ functionName: string, url: string, lineNumber: number }} f
+ * @param {string} root
+ */
+export function frameName(f, root) {
+  const url = f.url ? shortUrl(f.url, root) : '';
+  return `${f.functionName || '(anonymous)'}${url ? ` ${url}:${f.lineNumber + 1}` : ''}`;
+}
+
+/**
+ * The package a frame's code belongs to: an npm package, `@offload/<package>`, Node's own
+ * modules, or V8's pseudo-frames (`(garbage collector)`, `(native)`).
+ * @param {{ functionName: string, url: string }} f
+ * @param {string} root
+ */
+export function framePackage(f, root) {
+  if (!f.url) return f.functionName.startsWith('(') ? f.functionName : '(native)';
+  const u = shortUrl(f.url, root);
+  const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(u);
+  if (nm?.[1]) return nm[1];
+  const pk = /^packages\/([^/]+)/.exec(u);
+  if (pk?.[1]) return `@offload/${pk[1]}`;
+  if (u.startsWith('node:')) return 'node: (built-in)';
+  return u;
 }
 
 /**

@@ -31,7 +31,7 @@ const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'
  * @property {number} dbCpuSec CPU seconds of the database's process tree (NaN without one)
  */
 
-/** @typedef {{ cpuProfDir?: string | undefined, perfDir?: string | undefined }} ServerOptions */
+/** @typedef {{ cpuProfDir?: string | undefined, perfDir?: string | undefined, allocProfDir?: string | undefined }} ServerOptions */
 /**
  * @typedef {object} StoreOptions
  * @property {string} [store] a PostgreSQL URL with `schema=` (default: SQLite in the data dir)
@@ -46,7 +46,14 @@ const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'
  * that closes it and removes the dir (the caller drops the schema).
  * @param {ServerOptions & StoreOptions} [options]
  */
-export async function startBenchServer({ cpuProfDir, perfDir, store, adminId, dbPid } = {}) {
+export async function startBenchServer({
+  cpuProfDir,
+  perfDir,
+  allocProfDir,
+  store,
+  adminId,
+  dbPid,
+} = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'offload-bench-'));
   const nodeArgs = [
     ...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []),
@@ -71,7 +78,7 @@ export async function startBenchServer({ cpuProfDir, perfDir, store, adminId, db
   }
   const admin = createClient(ready.url, { connections: 2, token: ready.adminToken });
   const pid = child.pid;
-  /** @type {Array<{ monoStartUs: number, monoEndUs: number, perfFile: string | null }>} */
+  /** @type {Array<{ monoStartUs: number, monoEndUs: number, perfFile: string | null, allocFile: string | null }>} */
   const windows = [];
 
   return {
@@ -115,6 +122,13 @@ export async function startBenchServer({ cpuProfDir, perfDir, store, adminId, db
     async window(fn, watchPids = []) {
       const perfFile = perfDir ? path.join(perfDir, `perf-${pid}-${windows.length}.data`) : null;
       const perf = perfFile ? await startPerf(pid, perfFile) : null;
+      const allocFile = allocProfDir
+        ? path.join(allocProfDir, `alloc-${pid}-${windows.length}.heapprofile`)
+        : null;
+      if (allocFile) {
+        child.send('alloc-start');
+        await child.next('alloc-started');
+      }
       const rssStartMiB = rssMiB(pid);
       const db0 = dbPid ? treeCpuSeconds(dbPid) : NaN;
       const watch0 = watchPids.map(cpuSeconds);
@@ -132,7 +146,11 @@ export async function startBenchServer({ cpuProfDir, perfDir, store, adminId, db
         .map(cpuSeconds)
         .reduce((/** @type {number} */ a, c, i) => a + (c ?? NaN) - (watch0[i] ?? NaN), 0);
       if (perf) await perf.stop();
-      windows.push({ monoStartUs, monoEndUs, perfFile });
+      if (allocFile) {
+        child.send(`alloc-stop ${allocFile}`);
+        await child.next('alloc-written');
+      }
+      windows.push({ monoStartUs, monoEndUs, perfFile, allocFile });
       if (!cpu0 || !cpu1) throw new Error('the server exited during the measurement');
       const serverUserSec = cpu1.user - cpu0.user;
       const serverSysSec = cpu1.sys - cpu0.sys;

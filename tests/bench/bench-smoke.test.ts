@@ -8,6 +8,7 @@
 // the built dist/ (`npm run build`; CI builds in `npm ci`) and does not build it itself: a
 // test should not write dist/ under another build.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { describeWithPostgres, postgresTestEnv, queryTestDatabase } from '@offload/store/testing';
@@ -20,11 +21,12 @@ const noRedis = await redisUnavailable();
 function runSmoke(
   only: string,
   env: NodeJS.ProcessEnv = {},
+  flags: string[] = [],
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ['bench/run.js', '--smoke', '--no-build', '--only', only],
+      ['bench/run.js', '--smoke', '--no-build', '--only', only, ...flags],
       { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
     );
     let stdout = '';
@@ -102,6 +104,18 @@ describe('npm run bench -- --smoke', () => {
       );
       expect(worst, `no max ms row for ${system}`).toMatch(/\| max ms \| [\d.,]+ \|/);
     }
+  });
+
+  it("profiles the server's allocations in the window", { timeout: 120_000 }, async () => {
+    const run = await runSmoke('process-sim-1@', {}, ['--alloc-prof']);
+    expectRows(run, 'offload (SQLite)', ['processing, 1 simulated agent']);
+    const file = /allocations (\S+\.heapprofile): (\d+) MiB allocated in the window/.exec(
+      run.stdout,
+    );
+    expect(file, run.stdout).not.toBeNull();
+    expect(existsSync(file![1]!)).toBe(true);
+    // Bytes by allocating function follow (what is sampled varies with the tiny size).
+    expect(run.stdout).toMatch(/ by allocating function:\n +[\d.]+ % +[\d.]+ MiB {2}\S/);
   });
 
   it.skipIf(noRedis !== null)(
