@@ -100,6 +100,7 @@ export function batchUpdate(keys: readonly string[]): BatchUpdate {
 
 /** Each patch key's bit, in MUTABLE_FIELDS order: the keys a job's transitions touched as one number. */
 const PATCH_KEY_BITS = new Map<string, number>(MUTABLE_FIELDS.map(([k], i) => [k, 1 << i]));
+if (MUTABLE_FIELDS.length > 31) throw new Error('patch key masks hold 31 fields: use two');
 
 /**
  * The keys of `patch` as a mask of PATCH_KEY_BITS (keys that are no column count for none,
