@@ -75,7 +75,9 @@ process.stdin.on('end', () => void shutdown());
 /** @type {Session | null} */
 let inspector = null;
 createInterface({ input: process.stdin }).on('line', (line) => {
-  const [cmd, file] = line.split(' ');
+  // The file is the rest of the line: a path may hold spaces.
+  const cmd = line.split(' ', 1)[0] ?? '';
+  const file = line.slice(cmd.length + 1);
   void (async () => {
     if (cmd === 'alloc-start') {
       if (!inspector) {
