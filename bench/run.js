@@ -14,6 +14,7 @@
 //   --perf         sample the server's on-CPU time with Linux `perf` in each measured window
 //   --cpu-prof     run each server under `node --cpu-prof` (bench/out/profiles/)
 //   --alloc-prof   sample the server's allocations in each measured window (bench/out/alloc/)
+//   --segments     time a lone job's legs on the server's clock (bench/lib/segments.js)
 //   --docs, --no-docs   force / skip rewriting docs/benchmarks.md (default: only for a
 //                  quick or full run of every case without profiling)
 import { execFileSync } from 'node:child_process';
@@ -28,6 +29,7 @@ import { renderAllocations } from './lib/alloc-profile.js';
 import { renderPerf } from './lib/perf.js';
 import { machineJiffies } from './lib/proc.js';
 import { renderProfile } from './lib/profile.js';
+import { readSegments, renderSegments, SEGMENTS_PRELOAD } from './lib/segments.js';
 import { buildRows, failuresText, renderTable } from './lib/report.js';
 import { buildCases, MODES } from './lib/scenarios.js';
 
@@ -51,6 +53,7 @@ const FLAGS = [
   'perf',
   'cpu-prof',
   'alloc-prof',
+  'segments',
   'docs',
   'no-docs',
   'help',
@@ -67,7 +70,7 @@ for (let i = 0; i < argv.length; i++) {
 if (flag('help')) {
   const header = readFileSync(fileURLToPath(import.meta.url), 'utf8')
     .split('\n')
-    .slice(1, 18);
+    .slice(1, 19);
   console.log(header.map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
   process.exit(0);
 }
@@ -126,7 +129,12 @@ const outDir = path.join(benchDir, 'out');
 const cpuProfDir = flag('cpu-prof') ? path.join(outDir, 'profiles', stamp) : undefined;
 const perfDir = flag('perf') ? path.join(outDir, 'perf', stamp) : undefined;
 const allocProfDir = flag('alloc-prof') ? path.join(outDir, 'alloc', stamp) : undefined;
-for (const d of [cpuProfDir, perfDir, allocProfDir]) if (d) mkdirSync(d, { recursive: true });
+const segmentsDir = flag('segments') ? path.join(outDir, 'segments', stamp) : undefined;
+for (const d of [cpuProfDir, perfDir, allocProfDir, segmentsDir])
+  if (d) mkdirSync(d, { recursive: true });
+// Every process started from here on loads the preload; only the servers act on it.
+if (segmentsDir)
+  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import ${JSON.stringify(SEGMENTS_PRELOAD)}`;
 
 const allCases = buildCases(mode);
 const cases = allCases.filter((c) => only.length === 0 || only.some((o) => c.id.includes(o)));
@@ -192,8 +200,15 @@ for (let rep = 0; rep < reps; rep++) {
     /** @type {import('./lib/modes.js').CaseResult | { error: string, loadBeforePct?: number, noisyRuns?: number }} */
     let result;
     let noisyRuns = 0;
+    /** @type {string | undefined} */
+    let segments;
     for (;;) {
       const loadBeforePct = quietMaxMs > 0 ? await waitQuiet(quietMaxMs) : NaN;
+      // Each case's servers write their legs under a prefix of its own.
+      segments = segmentsDir
+        ? path.join(segmentsDir, `${c.id.replace(/[^\w@.-]+/g, '_')}-${rep}-${noisyRuns}`)
+        : undefined;
+      if (segments) process.env.OFFLOAD_BENCH_SEGMENTS = segments;
       try {
         result = await c.run({ cpuProfDir, perfDir, allocProfDir });
       } catch (err) {
@@ -231,6 +246,9 @@ for (let rep = 0; rep < reps; rep++) {
       );
     if ('allocs' in result && result.allocs)
       console.log(renderAllocations(result.allocs).replace(/^/gm, '    '));
+    if (segments && !('error' in result))
+      for (const s of readSegments(segments, result.jobs))
+        console.log(renderSegments(s).replace(/^/gm, '    '));
   }
 }
 
@@ -274,7 +292,8 @@ const writeDocs =
     only.length === 0 &&
     !cpuProfDir &&
     !perfDir &&
-    !allocProfDir);
+    !allocProfDir &&
+    !segmentsDir);
 if (writeDocs) {
   const docsFile = path.join(root, 'docs/benchmarks.md');
   const previous = existsSync(docsFile) ? readFileSync(docsFile, 'utf8') : '';

@@ -70,6 +70,7 @@ npm run bench -- --only bullmq,offload-sqlite   # comma-separated; systems: offl
 npm run bench -- --only lone --perf      # + on-CPU profile of the server (Linux perf)
 npm run bench -- --only lone --cpu-prof  # + V8 CPU profile of the server (bench/out/profiles/)
 npm run bench -- --only process-1 --alloc-prof  # + the server's allocations (bench/out/alloc/)
+npm run bench -- --only lone --segments  # + a lone job's legs on the server's clock
 \`\`\`
 
 Redis (\`OFFLOAD_BENCH_REDIS\`, default 127.0.0.1:6379) and PostgreSQL
@@ -204,5 +205,12 @@ trust \`--perf\` for shares of CPU. \`--alloc-prof\` samples what the server all
 window (V8's sampling heap profiler, with the objects garbage collection took since kept in:
 the allocation rate the scavenges pay for, not what stays in the heap) and prints the bytes
 by package and by allocating function.
+\`--segments\` splits each lone job into four legs timed on the server's clock, in Node's
+HTTP layer (a preload in the server: when a request's headers were parsed, when its answer
+was handed to the socket), for offload's server and the prototype's alike: \`handOff\` (the
+submit in → the agent's parked sync answered with the job), \`agentTurn\` (that answer out →
+the agent's next sync in: loopback both ways and the agent's work), \`answer\` (the sync with
+the completion in → the submitter's wait answered) and \`clientTurn\` (the submitter's turn).
+It prints p50 / mean / p99 of each over the measured jobs.
 `;
 }

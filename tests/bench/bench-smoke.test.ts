@@ -118,6 +118,22 @@ describe('npm run bench -- --smoke', () => {
     expect(run.stdout).toMatch(/ by allocating function:\n +[\d.]+ % +[\d.]+ MiB {2}\S/);
   });
 
+  it("times a lone job's legs on the server's clock", { timeout: 120_000 }, async () => {
+    const run = await runSmoke(
+      'lone-latency@10-warm/offload-sqlite,lone-latency@10-warm/prototype',
+      {},
+      ['--segments'],
+    );
+    expectRows(run, 'offload (SQLite)', ['lone-job latency']);
+    // One block per server that ran the lone jobs: offload's and the prototype's.
+    const blocks = run.stdout.match(
+      /segments \S+ \(server clock, last \d+ jobs; p50 \/ mean \/ p99 ms\):\n( {6}\w+ +[\d.]+ \/ [\d.]+ \/ [\d.]+\n){4}/g,
+    );
+    expect(blocks, run.stdout).toHaveLength(2);
+    for (const leg of ['handOff', 'agentTurn', 'answer', 'clientTurn'])
+      for (const block of blocks!) expect(block).toMatch(new RegExp(`\\n {6}${leg} `));
+  });
+
   it.skipIf(noRedis !== null)(
     `measures BullMQ on Redis${noRedis ? ` (skipped: ${noRedis})` : ''}`,
     { timeout: 120_000 },
