@@ -127,7 +127,7 @@ describe('npm run bench -- --smoke', () => {
     expectRows(run, 'offload (SQLite)', ['lone-job latency']);
     // One block per server that ran the lone jobs: offload's and the prototype's.
     const blocks = run.stdout.match(
-      /segments \S+ \(server clock, last \d+ jobs; p50 \/ mean \/ p99 ms\):\n( {6}\w+ +[\d.]+ \/ [\d.]+ \/ [\d.]+\n){4}/g,
+      /segments .+ \(server clock, last \d+ jobs; p50 \/ mean \/ p99 ms\):\n( {6}\w+ +[\d.]+ \/ [\d.]+ \/ [\d.]+\n){4}/g,
     );
     expect(blocks, run.stdout).toHaveLength(2);
     for (const leg of ['handOff', 'agentTurn', 'answer', 'clientTurn'])
